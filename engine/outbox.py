@@ -1,0 +1,101 @@
+"""The outbox: work handed from one stage to the next, written in the same transaction as the
+state change that produced it, so a stage's result and its hand-off commit or fail together.
+
+``enqueue`` is called inside a store write.  Rows become visible to consumers at
+``available_at`` (retry delays live here).  ``claim`` leases ready rows to one consumer (the
+RabbitMQ relay, or an embedded-broker consumer) and ``remove`` deletes them when done; a lease
+that runs out (a crashed process) makes the rows claimable again.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import orjson
+from sqlalchemy import and_, delete, or_, select, update
+from sqlalchemy.engine import Connection
+
+from hl7bridge.engine.schema import outbox
+
+
+@dataclass(slots=True)
+class OutboxRow:
+    id: int
+    queue: str
+    body: bytes
+    headers: dict[str, str]
+    delivery_count: int
+
+
+def enqueue(connection: Connection, queue: str, body: bytes, *, headers: dict[str, str] | None = None,
+            delay_secs: float = 0.0) -> None:
+    now = time.time()
+    connection.execute(outbox.insert().values(
+        queue=queue, body=body, headers=orjson.dumps(headers or {}).decode(), created_at=now,
+        available_at=now + delay_secs, delivery_count=0))
+    connection.info.setdefault("enqueued", set()).add(queue)
+
+
+def claim(connection: Connection, *, queues: list[str] | None, limit: int, lease_secs: float,
+          exclude_dead_letters: bool = True) -> list[OutboxRow]:
+    """Lease up to ``limit`` ready rows (of ``queues``, or of every queue), oldest first."""
+    now = time.time()
+    ready = and_(outbox.c.available_at <= now,
+                 or_(outbox.c.claimed_until.is_(None), outbox.c.claimed_until < now))
+    query = select(outbox.c.id).where(ready)
+    if queues is not None:
+        query = query.where(outbox.c.queue.in_(queues))
+    elif exclude_dead_letters:
+        query = query.where(~outbox.c.queue.like("%.dlq"))
+    query = query.order_by(outbox.c.id).limit(limit)
+    if connection.dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    ids = [row.id for row in connection.execute(query)]
+    if not ids:
+        return []
+    connection.execute(update(outbox).where(outbox.c.id.in_(ids)).values(
+        claimed_until=now + lease_secs, delivery_count=outbox.c.delivery_count + 1))
+    rows = connection.execute(select(outbox).where(outbox.c.id.in_(ids)).order_by(outbox.c.id))
+    return [OutboxRow(r.id, r.queue, r.body, orjson.loads(r.headers), r.delivery_count) for r in rows]
+
+
+def remove(connection: Connection, ids: list[int]) -> None:
+    if ids:
+        connection.execute(delete(outbox).where(outbox.c.id.in_(ids)))
+
+
+def release(connection: Connection, ids: list[int], *, delay_secs: float) -> None:
+    """Give leased rows back, visible again after ``delay_secs``."""
+    if ids:
+        connection.execute(update(outbox).where(outbox.c.id.in_(ids)).values(
+            claimed_until=None, available_at=time.time() + delay_secs))
+
+
+def move(connection: Connection, ids: list[int], queue: str, reason: str) -> None:
+    """Move rows to another queue (a poison message to its .dlq), keeping why in the headers."""
+    for row in connection.execute(select(outbox.c.id, outbox.c.headers).where(outbox.c.id.in_(ids))):
+        headers = orjson.loads(row.headers) | {"x-dead-letter-reason": reason}
+        connection.execute(update(outbox).where(outbox.c.id == row.id).values(
+            queue=queue, claimed_until=None, headers=orjson.dumps(headers).decode()))
+
+
+def reset_claims(connection: Connection) -> None:
+    """At start-up of a single-process store: nothing is in flight, so no lease is held."""
+    connection.execute(update(outbox).where(outbox.c.claimed_until.is_not(None)).values(claimed_until=None))
+
+
+def next_ready_at(connection: Connection, queues: list[str] | None = None) -> float | None:
+    query = select(outbox.c.available_at).where(outbox.c.claimed_until.is_(None))
+    if queues is not None:
+        query = query.where(outbox.c.queue.in_(queues))
+    else:
+        query = query.where(~outbox.c.queue.like("%.dlq"))
+    row = connection.execute(query.order_by(outbox.c.available_at).limit(1)).first()
+    return row.available_at if row else None
+
+
+def count(connection: Connection, queue: str) -> int:
+    from sqlalchemy import func
+
+    return connection.execute(select(func.count()).select_from(outbox).where(outbox.c.queue == queue)).scalar_one()

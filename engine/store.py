@@ -1,0 +1,208 @@
+"""The store: the system of record (SQLite in WAL mode by default, PostgreSQL in production).
+
+Every write goes through one writer thread that takes all the writes waiting and runs them in a
+single transaction with a single commit (group commit): concurrent senders share an fsync
+instead of each paying one.  If a batch fails, its writes are run again one by one so that one
+bad write cannot fail its neighbours.  Reads run on a small thread pool; SQLite's WAL lets them
+proceed while the writer commits.
+
+Writes that enqueue work (engine/outbox.py) mark the queues they touched; after the commit the
+store wakes whoever listens for those queues (the relay, the embedded broker).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import queue
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, TypeVar
+
+from sqlalchemy import create_engine, event
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import SQLAlchemyError
+
+from hl7bridge.engine import migrate
+from hl7bridge.engine.errors import StoreError
+
+T = TypeVar("T")
+log = logging.getLogger("hl7bridge.store")
+WriteFn = Callable[[Connection], Any]
+
+
+def _sqlite_pragmas(engine: Engine, begin: str) -> None:
+    """WAL, full fsync on commit, and explicit BEGINs (pysqlite's own transaction handling is off)."""
+
+    @event.listens_for(engine, "connect")
+    def on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        for pragma in ("journal_mode=WAL", "synchronous=FULL", "busy_timeout=30000", "temp_store=MEMORY"):
+            cursor.execute(f"PRAGMA {pragma}")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def on_begin(connection: Connection) -> None:
+        connection.exec_driver_sql(begin)
+
+
+def make_engine(url: str, *, writer: bool) -> Engine:
+    if url.startswith("sqlite"):
+        path = url.split("///", 1)[-1]
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, pool_size=1 if writer else 4, max_overflow=0 if writer else 8)
+        _sqlite_pragmas(engine, "BEGIN IMMEDIATE" if writer else "BEGIN")
+        return engine
+    return create_engine(url, pool_size=1 if writer else 4, pool_pre_ping=True)
+
+
+class Store:
+    """Connection handling, the group-committing writer, and the read pool."""
+
+    def __init__(self, url: str, *, max_batch: int = 256) -> None:
+        self.url = url
+        self.max_batch = max_batch
+        self.is_sqlite = url.startswith("sqlite")
+        self._writer_engine = make_engine(url, writer=True)
+        self._reader_engine = make_engine(url, writer=False)
+        self._requests: queue.SimpleQueue[tuple[WriteFn, asyncio.Future[Any]] | None] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._readers = ThreadPoolExecutor(max_workers=4, thread_name_prefix="store-read")
+        self._listeners: list[Callable[[set[str]], None]] = []
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    # lifecycle ---------------------------------------------------------------------------------
+    def migrate(self) -> None:
+        try:
+            migrate.upgrade(self._writer_engine)
+        except SQLAlchemyError as exc:
+            raise StoreError(f"cannot create or upgrade the store schema ({type(exc).__name__})") from exc
+
+    async def open(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        await self._loop.run_in_executor(self._readers, self.migrate)
+        self._thread = threading.Thread(target=self._write_loop, name="store-writer", daemon=True)
+        self._thread.start()
+
+    async def close(self) -> None:
+        if self._thread is not None:
+            self._requests.put(None)
+            await asyncio.get_running_loop().run_in_executor(None, self._thread.join)
+            self._thread = None
+        self._readers.shutdown(wait=True)
+        self._writer_engine.dispose()
+        self._reader_engine.dispose()
+
+    def on_enqueue(self, listener: Callable[[set[str]], None]) -> None:
+        """Call ``listener(queues)`` on the event loop after each commit that enqueued work."""
+        self._listeners.append(listener)
+
+    # writes ------------------------------------------------------------------------------------
+    async def write(self, fn: Callable[[Connection], T]) -> T:
+        """Run ``fn(connection)`` inside the next group commit; return its result once committed."""
+        if self._thread is None:
+            raise StoreError("the store is not open")
+        future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+        self._requests.put((fn, future))
+        return await future
+
+    def _write_loop(self) -> None:
+        while True:
+            first = self._requests.get()
+            if first is None:
+                return
+            batch = [first]
+            while len(batch) < self.max_batch:
+                try:
+                    item = self._requests.get_nowait()
+                except queue.Empty:
+                    break
+                if item is None:
+                    self._requests.put(None)
+                    break
+                batch.append(item)
+            self._run_batch(batch)
+
+    def _run_batch(self, batch: list[tuple[WriteFn, asyncio.Future[Any]]]) -> None:
+        enqueued: set[str] = set()
+        try:
+            with self._writer_engine.begin() as connection:
+                results = [fn(connection) for fn, _ in batch]
+                enqueued |= connection.info.pop("enqueued", set())
+        except Exception:
+            if len(batch) > 1:
+                for item in batch:  # isolate the failing write
+                    self._run_batch([item])
+                return
+            self._settle(batch, exc=self._translate())
+            return
+        self._settle(batch, results=results)
+        if enqueued:
+            self._notify(enqueued)
+
+    @staticmethod
+    def _translate() -> Exception:
+        import sys
+
+        exc = sys.exc_info()[1]
+        if isinstance(exc, SQLAlchemyError):
+            log.error("store write failed: %s", type(exc).__name__)
+            error = StoreError(f"the store could not commit ({type(exc).__name__})")
+            error.__cause__ = exc
+            return error
+        return exc  # type: ignore[return-value]
+
+    def _settle(self, batch: list[tuple[WriteFn, asyncio.Future[Any]]], *,
+                results: list[Any] | None = None, exc: Exception | None = None) -> None:
+        assert self._loop is not None
+        for index, (_, future) in enumerate(batch):
+            if exc is not None:
+                self._loop.call_soon_threadsafe(_set_exception, future, exc)
+            else:
+                self._loop.call_soon_threadsafe(_set_result, future, results[index] if results else None)
+
+    def _notify(self, queues: set[str]) -> None:
+        assert self._loop is not None
+        for listener in self._listeners:
+            self._loop.call_soon_threadsafe(listener, queues)
+
+    # reads -------------------------------------------------------------------------------------
+    async def read(self, fn: Callable[[Connection], T]) -> T:
+        """Run ``fn(connection)`` in a read transaction on the pool."""
+        return await asyncio.get_running_loop().run_in_executor(self._readers, self.read_sync, fn)
+
+    def read_sync(self, fn: Callable[[Connection], T]) -> T:
+        try:
+            with self._reader_engine.connect() as connection:
+                return fn(connection)
+        except SQLAlchemyError as exc:
+            raise StoreError(f"the store could not answer ({type(exc).__name__})") from exc
+
+    def write_sync(self, fn: Callable[[Connection], T]) -> T:
+        """A write outside the engine's loop (CLI): its own transaction, no batching."""
+        try:
+            with self._writer_engine.begin() as connection:
+                result = fn(connection)
+                connection.info.pop("enqueued", None)
+                return result
+        except SQLAlchemyError as exc:
+            raise StoreError(f"the store could not commit ({type(exc).__name__})") from exc
+
+    def dispose(self) -> None:
+        self._readers.shutdown(wait=False)
+        self._writer_engine.dispose()
+        self._reader_engine.dispose()
+
+
+def _set_result(future: asyncio.Future[Any], value: Any) -> None:
+    if not future.done():
+        future.set_result(value)
+
+
+def _set_exception(future: asyncio.Future[Any], exc: Exception) -> None:
+    if not future.done():
+        future.set_exception(exc)
