@@ -259,6 +259,8 @@ def _translate(err: dict[str, Any], where: _Where, marks: Marks) -> ConfigError:
     if kind == "extra_forbidden":
         allowed = _keys(_Where(marks, loc[:-1]).model)
         hint = did_you_mean(str(loc[-1]), allowed) or f"allowed keys: {', '.join(allowed)}"
+        if len(loc) == 1 and hint.startswith("allowed"):
+            hint += "; top-level x-* keys may hold YAML anchors"
         return _error(marks, where.key_node or where.node, "unknown-key",
                       f"unknown key {loc[-1]!r} in {_dotted(where.path[:-1]) or 'top level'}", hint)
     if kind in ("missing", "union_tag_not_found"):
@@ -303,10 +305,13 @@ def _missing_hint(key: str, node: Node | None, model: Any) -> str | None:
 def _quote_hint(kind: str, node: Node | None) -> str | None:
     if kind == "string_type" and isinstance(node, ScalarNode):
         return f'quote it: "{node.value}"'
+    if kind == "bool_parsing":
+        return "write true or false"
     return None
 
 
 def _plain(msg: str) -> str:
+    msg = re.sub(r"a valid dictionary( or instance of \w+)?", "a mapping", msg)
     return msg.replace("Value error, ", "").replace("Input should be", "should be")
 
 

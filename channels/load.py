@@ -26,7 +26,7 @@ __all__ = ["Marks", "load_config", "load_config_text"]
 
 _STR_TAG = "tag:yaml.org,2002:str"
 _MERGE_TAG = "tag:yaml.org,2002:merge"
-_VAR = re.compile(r"\$\$\{|\$\{([^}]*)\}")
+_VAR = re.compile(r"\$\$\{|\$\{([^}]*)\}|\$\{")  # escaped ${, a reference, an unclosed ${
 _VAR_BODY = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)(?::-(.*))?$", re.DOTALL)
 
 
@@ -57,10 +57,12 @@ def load_config_text(text: str, *, file: str = "<string>", env: Mapping[str, str
     if not isinstance(data, dict):
         errors.append(marks.error((), "bad-type", "the top level must be a mapping with engine: and channels:"))
     else:
+        # Top-level x-* keys hold YAML anchors (shared retry blocks etc.); they are not config.
+        data = {k: v for k, v in data.items() if not (isinstance(k, str) and k.startswith("x-"))}
         if "source_file" in data:  # a real field of Config, but owned by the loader
             del data["source_file"]
             errors.append(marks.error(("source_file",), "unknown-key", "unknown key 'source_file' at top level",
-                                      key=True, hint="did you mean 'channels'?" if not data else None))
+                                      key=True, hint="the loader sets source_file; remove it"))
         try:
             config = Config.model_validate({**data, "source_file": file})
         except ValidationError as exc:
@@ -89,7 +91,7 @@ def _compose(text: str, file: str) -> Node | None:
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
-        problem = exc.problem or exc.context or "YAML syntax error"
+        problem = ": ".join(part for part in (exc.context, exc.problem) if part) or "YAML syntax error"
         raise ConfigErrors([ConfigError(problem, file=file, line=line, column=col, code="yaml-syntax",
                                         hint=_syntax_hint(problem))]) from exc
     except yaml.YAMLError as exc:
@@ -101,8 +103,10 @@ def _syntax_hint(problem: str) -> str | None:
         return "indent with spaces, not tabs"
     if "mapping values are not allowed" in problem:
         return "quote a value that contains ': ', or check the indentation"
+    if "expected ',' or" in problem:
+        return 'inside {...} or [...], quote values that contain [ ] { } or commas, e.g. "PID-3[1].1"'
     if "expected a single document" in problem:
-        return "keep one document per file (remove the extra ---)"
+        return "keep one document per file: remove the extra ---"
     return None
 
 
@@ -243,9 +247,9 @@ class _Builder:
     def _variable(self, node: ScalarNode, match: re.Match[str]) -> str:
         if match.group(0) == "$${":  # escaped: a literal ${
             return "${"
-        body = _VAR_BODY.match(match.group(1))
+        body = _VAR_BODY.match(match.group(1) or "")
         if body is None:
-            self._error(node, "env-var", f"malformed variable reference ${{{match.group(1)}}}",
+            self._error(node, "env-var", f"malformed variable reference {match.group(0)!r}",
                         hint="write ${NAME} or ${NAME:-default}", offset=match.start())
             return ""
         name, default = body.group(1), body.group(2)
