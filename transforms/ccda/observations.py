@@ -1,0 +1,116 @@
+"""Result Organizer/Observation, Vital Signs, Social History -> DiagnosticReport and Observation."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hl7bridge.transforms.ccda import datatypes as dt
+from hl7bridge.transforms.ccda.cda import Element, attr, find, find_all, has_template, text_of
+from hl7bridge.transforms.ccda.common import T, observation_value, put_choice, required_concept, status_code
+from hl7bridge.transforms.ccda.context import Context, profiled
+
+CATEGORY = "http://terminology.hl7.org/CodeSystem/observation-category"
+OBS_STATUS = {"completed": "final", "active": "preliminary", "aborted": "cancelled", "cancelled": "cancelled",
+              "nullified": "entered-in-error", "held": "registered", "new": "registered"}
+REPORT_STATUS = {"completed": "final", "active": "partial", "aborted": "cancelled", "cancelled": "cancelled",
+                 "nullified": "entered-in-error", "held": "registered", "new": "registered"}
+# US Core 6.1 vital-sign profiles by LOINC code; anything else is the generic us-core-vital-signs.
+VITAL_PROFILES = {
+    "8302-2": "us-core-body-height", "29463-7": "us-core-body-weight", "3141-9": "us-core-body-weight",
+    "39156-5": "us-core-bmi", "8867-4": "us-core-heart-rate", "9279-1": "us-core-respiratory-rate",
+    "8310-5": "us-core-body-temperature", "59408-5": "us-core-pulse-oximetry", "2708-6": "us-core-pulse-oximetry",
+    "9843-4": "us-core-head-circumference", "8287-5": "us-core-head-circumference",
+}
+SMOKING_STATUS_LOINC = {"system": "http://loinc.org", "code": "72166-2", "display": "Tobacco smoking status"}
+BIRTH_SEX = "http://hl7.org/fhir/us/core/StructureDefinition/us-core-birthsex"
+
+
+def _category(code: str) -> list[dict[str, Any]]:
+    return [{"coding": [{"system": CATEGORY, "code": code}]}]
+
+
+def _reference_range(obs: Element) -> list[dict[str, Any]]:
+    ranges = []
+    for rng in find_all(obs, "cda:referenceRange/cda:observationRange"):
+        value = find(rng, "cda:value")
+        ranges.append(dt.compact({
+            "low": dt.quantity(find(value, "cda:low")), "high": dt.quantity(find(value, "cda:high")),
+            "text": text_of(rng, "cda:text"),
+        }))
+    return [r for r in ranges if r]
+
+
+def observation(ctx: Context, obs: Element, category: str, profile: str | None) -> dict[str, str]:
+    """One CDA observation -> Observation: code, status, effective time, value, interpretation, ranges."""
+    resource: dict[str, Any] = {
+        "resourceType": "Observation",
+        "identifier": dt.identifiers(find_all(obs, "cda:id")),
+        "status": OBS_STATUS.get(status_code(obs), "final" if obs.get("moodCode", "EVN") == "EVN" else "unknown"),
+        "category": _category(category),
+        "code": required_concept(ctx, obs),
+        "subject": ctx.patient_ref,
+        "interpretation": dt.collect(find_all(obs, "cda:interpretationCode"), dt.concept),
+        "referenceRange": _reference_range(obs),
+        "method": dt.concept(find(obs, "cda:methodCode")),
+        "bodySite": dt.concept(find(obs, "cda:targetSiteCode")),
+    }
+    eff = dt.effective(find(obs, "cda:effectiveTime"))
+    put_choice(resource, "effective", eff)
+    value = observation_value(ctx, find(obs, "cda:value"))
+    put_choice(resource, "value", value)
+    if value is None and find(obs, "cda:value") is not None:
+        resource["dataAbsentReason"] = {"coding": [{
+            "system": "http://terminology.hl7.org/CodeSystem/data-absent-reason",
+            "code": dt.NULL_TO_ABSENT.get(attr(obs, "cda:value", "nullFlavor") or "UNK", "unknown")}]}
+    resource = dt.compact(resource)
+    if profile == "us-core-smokingstatus" and attr(obs, "cda:code", "code") != "72166-2":
+        # R1.1 smoking status carries code ASSERTION; US Core (and C-CDA R2.1) want LOINC 72166-2.
+        resource["code"] = {"coding": [SMOKING_STATUS_LOINC]}
+    return ctx.add(profiled(resource, profile) if profile else profiled(resource), obs)
+
+
+def result_organizer(ctx: Context, organizer: Element) -> list[dict[str, str]]:
+    members = [c for c in find_all(organizer, "cda:component/cda:observation") if has_template(c, T + "2")]
+    results = [observation(ctx, m, "laboratory", "us-core-observation-lab") for m in members]
+    eff = dt.effective(find(organizer, "cda:effectiveTime"))
+    if eff is None and members:
+        eff = dt.effective(find(members[0], "cda:effectiveTime"))
+    report: dict[str, Any] = {
+        "resourceType": "DiagnosticReport",
+        "identifier": dt.identifiers(find_all(organizer, "cda:id")),
+        "status": REPORT_STATUS.get(status_code(organizer), "final"),
+        "category": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v2-0074", "code": "LAB"}]}],
+        "code": required_concept(ctx, organizer),
+        "subject": ctx.patient_ref,
+        "result": results,
+    }
+    put_choice(report, "effective", eff)
+    return [ctx.add(profiled(dt.compact(report), "us-core-diagnosticreport-lab"), organizer), *results]
+
+
+def vital_signs_organizer(ctx: Context, organizer: Element) -> list[dict[str, str]]:
+    members = [c for c in find_all(organizer, "cda:component/cda:observation") if has_template(c, T + "27")]
+    return [vital_sign(ctx, m) for m in members]
+
+
+def vital_sign(ctx: Context, obs: Element) -> dict[str, str]:
+    profile = VITAL_PROFILES.get(attr(obs, "cda:code", "code") or "", "us-core-vital-signs")
+    return observation(ctx, obs, "vital-signs", profile)
+
+
+def social_history(ctx: Context, obs: Element) -> dict[str, str] | None:
+    if has_template(obs, T + "200"):
+        return _birth_sex(ctx, obs)
+    if has_template(obs, T + "78"):
+        return observation(ctx, obs, "social-history", "us-core-smokingstatus")
+    return observation(ctx, obs, "social-history", "us-core-simple-observation")
+
+
+def _birth_sex(ctx: Context, obs: Element) -> None:
+    """Birth Sex Observation becomes the us-core-birthsex extension on the Patient (not an Observation)."""
+    value = find(obs, "cda:value")
+    code = value.get("code") if value is not None and value.get("code") in ("F", "M") else "UNK"
+    patient = next((r for r in ctx.resources if r["resourceType"] == "Patient"), None)
+    if patient is not None:
+        patient.setdefault("extension", []).append({"url": BIRTH_SEX, "valueCode": code})
+    return None
