@@ -219,7 +219,10 @@ def schema_errors(exc: ValidationError, marks: Marks, *, skip: set[int] = frozen
         if where.node is not None and id(where.node) in skip:
             continue
         errors.append(_translate(err, where, marks))
-    return errors
+    # A misspelt required key is one problem: keep the unknown-key error that names the fix.
+    typo_hints = {e.hint for e in errors if e.code == "unknown-key"}
+    return [e for e in errors if not (e.code == "missing-key" and e.hint and " instead of " in e.hint
+                                      and e.hint.split(" instead of ")[0] + "?" in typo_hints)]
 
 
 class _Where:

@@ -33,7 +33,7 @@ def test_every_schema_error_in_a_file_is_reported_in_file_order() -> None:
         load_config(path, env={})
     found = [(e.line, e.column, e.code) for e in caught.value.errors]
     assert found == [
-        (3, 3, "unknown-key"), (4, 14, "invalid-value"), (8, 7, "missing-key"), (9, 7, "unknown-key"),
+        (3, 3, "unknown-key"), (4, 14, "invalid-value"), (9, 7, "unknown-key"),  # lisen: one error, not also "listen missing"
         (12, 15, "invalid-value"), (14, 7, "invalid-value"), (18, 9, "duplicate-key"), (21, 19, "env-var"),
         (22, 25, "invalid-value"),
     ]
@@ -49,7 +49,9 @@ def test_every_schema_error_in_a_file_is_reported_in_file_order() -> None:
     # unknown key in a destination: hint from that destination type's keys only
     (HEAD + FILE_SOURCE + "    destinations:\n      d: {type: amqp, endpoint: 'amqp://h/', exchang: x, exchange: y}\n",
      (5, 46), "unknown-key", "did you mean 'exchange'?"),
-    # missing key: at the mapping that lacks it
+    # missing key: at the mapping that lacks it; a near-miss key present names the typo
+    (HEAD + "    source:\n      type: mllp\n      listen: h:1\n" + FILE_SOURCE.replace("source", "destination") ,
+     (6, 5), "unknown-key", "did you mean 'destinations'?"),
     (HEAD + "    source:\n      type: http\n" + FILE_DEST, (4, 7), "missing-key", "add path: ..."),
     (HEAD + "    source: {listen: 'h:1'}\n" + FILE_DEST, (3, 13), "missing-key", "add type: one of mllp, http, file"),
     (HEAD + FILE_SOURCE, (3, 5), "missing-key", "add destinations: ..."),
