@@ -46,32 +46,39 @@ def load_config(path: str | os.PathLike[str], *, env: Mapping[str, str] | None =
 
 def load_config_text(text: str, *, file: str = "<string>", env: Mapping[str, str] | None = None) -> Config:
     """Validate config YAML given as text; ``file`` is only used in error positions."""
-    from hl7bridge.channels.lint import lint, schema_errors  # lint.py imports this module's Marks
+    from hl7bridge.channels.lint import lint  # lint.py imports this module's Marks
 
     root = _compose(text, file)
     builder = _Builder(file, os.environ if env is None else env)
     data = builder.build(root) if root is not None else {}
     marks = Marks(root, file)
     errors = list(builder.errors)
-    config = None
-    if not isinstance(data, dict):
-        errors.append(marks.error((), "bad-type", "the top level must be a mapping with engine: and channels:"))
-    else:
-        # Top-level x-* keys hold YAML anchors (shared retry blocks etc.); they are not config.
-        data = {k: v for k, v in data.items() if not (isinstance(k, str) and k.startswith("x-"))}
-        if "source_file" in data:  # a real field of Config, but owned by the loader
-            del data["source_file"]
-            errors.append(marks.error(("source_file",), "unknown-key", "unknown key 'source_file' at top level",
-                                      key=True, hint="the loader sets source_file; remove it"))
-        try:
-            config = Config.model_validate({**data, "source_file": file})
-        except ValidationError as exc:
-            errors.extend(schema_errors(exc, marks, skip=builder.failed_nodes))
+    config = _validate(data, marks, builder.failed_nodes, errors)
     if config is not None:
         errors.extend(lint(config, marks))
-    if errors:
+    if errors or config is None:
         raise ConfigErrors(_in_file_order(errors))
-    return config  # type: ignore[return-value]  # errors is non-empty whenever config is None
+    return config
+
+
+def _validate(data: Any, marks: Marks, failed_nodes: set[int], errors: list[ConfigError]) -> Config | None:
+    """The Config, or None with the reasons appended to ``errors``."""
+    from hl7bridge.channels.lint import schema_errors
+
+    if not isinstance(data, dict):
+        errors.append(marks.error((), "bad-type", "the top level must be a mapping with engine: and channels:"))
+        return None
+    # Top-level x-* keys hold YAML anchors (shared retry blocks etc.); they are not config.
+    data = {k: v for k, v in data.items() if not (isinstance(k, str) and k.startswith("x-"))}
+    if "source_file" in data:  # a field of Config, but the loader's to set
+        del data["source_file"]
+        errors.append(marks.error(("source_file",), "unknown-key", "unknown key 'source_file' at top level",
+                                  key=True, hint="the loader sets source_file; remove it"))
+    try:
+        return Config.model_validate({**data, "source_file": marks.file})
+    except ValidationError as exc:
+        errors.extend(schema_errors(exc, marks, skip=failed_nodes))
+        return None
 
 
 def _in_file_order(errors: list[ConfigError]) -> list[ConfigError]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
 __all__ = [
@@ -59,6 +59,19 @@ def _url(value: str, schemes: tuple[str, ...]) -> str:
     return value
 
 
+def _http_url(value: str) -> str:
+    return _url(value, ("http", "https"))
+
+
+def _amqp_url(value: str) -> str:
+    return _url(value, ("amqp", "amqps"))
+
+
+HostPort = Annotated[str, AfterValidator(_host_port)]
+HttpUrl = Annotated[str, AfterValidator(_http_url)]
+AmqpUrl = Annotated[str, AfterValidator(_amqp_url)]
+
+
 class _Spec(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -74,10 +87,8 @@ class TlsSpec(_Spec):
 
 
 class HttpListenSpec(_Spec):
-    listen: str = "127.0.0.1:8080"
+    listen: HostPort = "127.0.0.1:8080"
     tls: TlsSpec | None = None
-
-    _check_listen = field_validator("listen")(classmethod(lambda cls, v: _host_port(v)))
 
 
 class EngineSpec(_Spec):
@@ -106,14 +117,12 @@ class EngineSpec(_Spec):
 
 class MllpSourceSpec(_Spec):
     type: Literal["mllp"]
-    listen: str
+    listen: HostPort
     tls: TlsSpec | None = None
     max_frame_bytes: int = Field(8_388_608, ge=1)
     idle_timeout_secs: float = Field(300.0, gt=0)
     receive_timeout_secs: float = Field(30.0, gt=0)
     allowed_versions: list[str] = Field(default_factory=lambda: list(HL7_VERSIONS))
-
-    _check_listen = field_validator("listen")(classmethod(lambda cls, v: _host_port(v)))
 
 
 class HttpSourceSpec(_Spec):
@@ -222,13 +231,11 @@ class _DestinationBase(_Spec):
 
 class HttpDestinationSpec(_DestinationBase):
     type: Literal["http"]
-    endpoint: str
+    endpoint: HttpUrl
     timeout_secs: float = Field(10.0, gt=0)
     headers: dict[str, str] = Field(default_factory=dict)
     tls: TlsSpec | None = None
     content_type: str | None = None
-
-    _check_endpoint = field_validator("endpoint")(classmethod(lambda cls, v: _url(v, ("http", "https"))))
 
 
 class FileDestinationSpec(_DestinationBase):
@@ -242,21 +249,17 @@ AckCode = Literal["AA", "AE", "AR", "CA", "CE", "CR", "timeout"]
 
 class MllpDestinationSpec(_DestinationBase):
     type: Literal["mllp"]
-    endpoint: str
+    endpoint: HostPort
     timeout_secs: float = Field(30.0, gt=0)
     tls: TlsSpec | None = None
     ack_rules: dict[AckCode, Literal["success", "retry", "dead_letter"]] = Field(default_factory=dict)
 
-    _check_endpoint = field_validator("endpoint")(classmethod(lambda cls, v: _host_port(v)))
-
 
 class AmqpDestinationSpec(_DestinationBase):
     type: Literal["amqp"]
-    endpoint: str
+    endpoint: AmqpUrl
     exchange: str
     routing_key: str = ""
-
-    _check_endpoint = field_validator("endpoint")(classmethod(lambda cls, v: _url(v, ("amqp", "amqps"))))
 
 
 class ChannelDestinationSpec(_DestinationBase):
