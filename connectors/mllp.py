@@ -235,3 +235,55 @@ class MllpClient:
             except (OSError, ssl.SSLError):
                 pass
         self._reader = self._writer = None
+
+
+class MllpDestination:
+    """Sends to a LIS/RIS over MLLP on one persistent connection; the peer's ACK decides the outcome.
+
+    MSA-2 must echo the sent MSH-10; ``ack_rules`` maps AA/AE/AR/CA/CE/CR/timeout to success,
+    retry or dead_letter (defaults: AA/CA success, AE/CE and timeouts retried, AR/CR dead letter).
+    """
+
+    def __init__(self, spec: object) -> None:
+        from hl7bridge.channels.spec import parse_host_port
+        from hl7bridge.connectors.tls import client_context
+
+        host, port = parse_host_port(getattr(spec, "endpoint"))
+        tls = getattr(spec, "tls")
+        context = client_context(ca=tls.client_ca, cert=tls.cert, key=tls.key, verify=tls.verify) if tls else None
+        self.rules: dict[str, str] = dict(getattr(spec, "ack_rules"))
+        self.client = MllpClient(host, port, ssl_context=context, timeout_secs=getattr(spec, "timeout_secs"))
+
+    async def send(self, payload: bytes, context: object) -> "SendResult":
+        from hl7bridge.connectors.base import SendResult
+        from hl7bridge.engine.acks import read_header, split_segments, decode_text
+        from hl7bridge.engine.errors import RejectedError
+        from hl7bridge.engine.retry import ack_outcome
+
+        control_id = read_header(payload).control_id
+        try:
+            ack = await self.client.send(payload)
+        except DeliveryError as exc:
+            if exc.code == "timeout" and ack_outcome("timeout", self.rules) == "dead_letter":
+                raise RejectedError("no ACK within the timeout", code="timeout") from exc
+            raise
+        code, echoed = _read_msa(split_segments(decode_text(ack)))
+        if echoed != control_id:
+            raise DeliveryError("ACK does not acknowledge the sent message (MSA-2 mismatch)", code="msa-2")
+        outcome = ack_outcome(code, self.rules)
+        if outcome == "retry":
+            raise DeliveryError(f"peer answered {code}", code=code)
+        if outcome == "dead_letter":
+            raise RejectedError(f"peer answered {code}", code=code)
+        return SendResult(code, ack)
+
+    async def close(self) -> None:
+        await self.client.close()
+
+
+def _read_msa(segments: list[str]) -> tuple[str, str]:
+    for segment in segments:
+        if segment.startswith("MSA"):
+            fields = segment.split(segment[3]) if len(segment) > 3 else []
+            return (fields[1] if len(fields) > 1 else ""), (fields[2] if len(fields) > 2 else "")
+    return "", ""

@@ -110,7 +110,11 @@ def read_header(raw: bytes | str, allowed_versions: frozenset[str] | None = None
     header.control_id, header.processing_id = msh[9], msh[10]
     header.version = _component(msh[11], encoding, 0)
     header.accept_ack_type = msh[14]
-    _check_required(header, allowed_versions)
+    try:
+        _check_required(header, allowed_versions)
+    except ParseError as exc:
+        exc.header = header  # type: ignore[attr-defined]  # lets the NAK mirror what was readable
+        raise
     header.patient_id = _patient_id(segments, sep, encoding)
     return header
 

@@ -1,0 +1,152 @@
+"""The running engine: store, broker, workers, sources and the health/metrics listener.
+
+Start order: store (migrate) -> broker (declare topology; the relay starts) -> workers consume
+-> sources listen.  Stop order (SIGTERM) is the reverse: stop intake first, answer what was
+received, let running handlers finish, flush, close.  After a SIGKILL nothing is lost: ACKed
+messages are in the store, unpublished work is in the outbox, unacked work comes back from
+the broker.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+from hl7bridge.channels.spec import Config, parse_host_port
+from hl7bridge.connectors.base import Destination
+from hl7bridge.connectors.mllp import MllpServer
+from hl7bridge.connectors.registry import build_destination
+from hl7bridge.connectors.tls import server_context
+from hl7bridge.engine import ledger, outbox
+from hl7bridge.engine.broker import Broker
+from hl7bridge.engine.brokers.embedded import EmbeddedBroker
+from hl7bridge.engine.brokers.names import channel_queue, destination_queue, topology
+from hl7bridge.engine.intake import HL7Intake
+from hl7bridge.engine.pipeline import ChannelWorker, DestinationWorker
+from hl7bridge.engine.store import Store
+
+log = logging.getLogger("hl7bridge.engine")
+
+
+def make_broker(config: Config, store: Store) -> Broker:
+    if config.engine.broker == "embedded":
+        return EmbeddedBroker(store)
+    from hl7bridge.engine.brokers.rabbitmq import RabbitMQBroker
+
+    return RabbitMQBroker(config.engine.broker, store, queue_type=config.engine.queue_type)
+
+
+class Engine:
+    def __init__(self, config: Config, *, config_dir: Path | None = None) -> None:
+        self.config = config
+        self.config_dir = config_dir or Path(".")
+        self.store = Store(config.engine.store, max_batch=config.engine.group_commit_max)
+        self.broker = make_broker(config, self.store)
+        self.intakes: dict[str, HL7Intake] = {}
+        self.servers: list[MllpServer] = []
+        self.destinations: list[Destination] = []
+        self._http: web.AppRunner | None = None
+        self._stopped = asyncio.Event()
+        self.ready = False
+
+    async def start(self) -> None:
+        await self.store.open()
+        if self.store.is_sqlite:  # one process owns a SQLite store: no lease can be held
+            await self.store.write(outbox.reset_claims)
+        enabled = {n: c for n, c in self.config.channels.items() if c.enabled}
+        await self.broker.start(topology({n: list(c.destinations) for n, c in enabled.items()}))
+        for name, spec in enabled.items():
+            await self._start_workers(name, spec)
+        for name, spec in enabled.items():
+            await self._start_source(name, spec)
+        await self._start_http()
+        self.ready = True
+        log.info("engine started: %d channels, store=%s, broker=%s", len(enabled),
+                 "sqlite" if self.store.is_sqlite else "postgresql", self.broker.name)
+
+    async def _start_workers(self, name: str, spec: Any) -> None:
+        worker = ChannelWorker(self.store, name, spec, self.config_dir)
+        await self.broker.consume(channel_queue(name), worker.handle, prefetch=16)
+        for dest_name, dest_spec in spec.destinations.items():
+            if not dest_spec.enabled:
+                continue
+            destination = build_destination(dest_spec)
+            self.destinations.append(destination)
+            dest_worker = DestinationWorker(self.store, name, dest_name, dest_spec, destination)
+            await self.broker.consume(destination_queue(name, dest_name), dest_worker.handle,
+                                      prefetch=dest_worker.prefetch)
+
+    async def _start_source(self, name: str, spec: Any) -> None:
+        source = spec.source
+        if source.type != "mllp":
+            log.warning("channel=%s source type %s is not served by this version", name, source.type)
+            return
+        intake = HL7Intake(self.store, name, allowed_versions=frozenset(source.allowed_versions))
+        self.intakes[name] = intake
+        host, port = parse_host_port(source.listen)
+        server = MllpServer(host, port, intake.receive, ssl_context=server_context(source.tls) if source.tls else None,
+                            max_frame_bytes=source.max_frame_bytes, idle_timeout_secs=source.idle_timeout_secs,
+                            receive_timeout_secs=source.receive_timeout_secs)
+        await server.start()
+        self.servers.append(server)
+        log.info("channel=%s listening for MLLP on %s:%d%s", name, host, server.port, " (TLS)" if source.tls else "")
+
+    async def _start_http(self) -> None:
+        http = self.config.engine.http
+        if http is None:
+            return
+        app = web.Application()
+        app.router.add_get("/healthz", self._healthz)
+        app.router.add_get("/readyz", self._readyz)
+        app.router.add_get("/metrics", self._metrics)
+        self._http = web.AppRunner(app, access_log=None)
+        await self._http.setup()
+        host, port = parse_host_port(http.listen)
+        await web.TCPSite(self._http, host, port, ssl_context=server_context(http.tls) if http.tls else None).start()
+
+    async def _healthz(self, _request: web.Request) -> web.Response:
+        return web.json_response({"status": "ok"})
+
+    async def _readyz(self, _request: web.Request) -> web.Response:
+        return web.json_response({"ready": self.ready}, status=200 if self.ready else 503)
+
+    async def _metrics(self, _request: web.Request) -> web.Response:
+        counts = await self.store.read(ledger.count_by_status)
+        lines = ["# TYPE hl7bridge_messages gauge"]
+        lines += [f'hl7bridge_messages{{status="{s}"}} {n}' for s, n in sorted(counts.items())]
+        for channel, intake in self.intakes.items():
+            for key, value in asdict(intake.stats).items():
+                lines.append(f'hl7bridge_intake_{key}_total{{channel="{channel}"}} {value}')
+        return web.Response(text="\n".join(lines) + "\n", content_type="text/plain")
+
+    async def stop(self) -> None:
+        """Graceful stop: no new intake, answer what was received, finish running work, flush."""
+        self.ready = False
+        for server in self.servers:
+            await server.stop()
+        await self.broker.stop_consuming()
+        await self.broker.close()
+        for destination in self.destinations:
+            await destination.close()
+        if self._http is not None:
+            await self._http.cleanup()
+        await self.store.close()
+        self._stopped.set()
+        log.info("engine stopped")
+
+    async def run_until_signalled(self) -> None:
+        loop = asyncio.get_running_loop()
+        stop = asyncio.Event()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        await self.start()
+        print("hl7bridge: engine ready", flush=True)
+        await stop.wait()
+        log.info("signal received; stopping")
+        await self.stop()

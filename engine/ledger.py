@@ -1,0 +1,211 @@
+"""What each stage writes to the store, and reads back.
+
+Functions here take a SQLAlchemy connection and run inside the store's transactions (see
+engine/store.py), so each state change commits together with the work it hands on (outbox).
+Status words: RECEIVED, FILTERED, TRANSFORMED, QUEUED, DELIVERED, ERRORED, DEAD_LETTERED.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from sqlalchemy import func, select, update
+from sqlalchemy.engine import Connection, Row
+
+from hl7bridge.engine import outbox
+from hl7bridge.engine.brokers.names import channel_queue, dead_letter_queue, destination_queue
+from hl7bridge.engine.ids import new_id
+from hl7bridge.engine.schema import attempts, contents, deliveries, messages
+
+RECEIVED, FILTERED, TRANSFORMED, QUEUED = "RECEIVED", "FILTERED", "TRANSFORMED", "QUEUED"
+DELIVERED, ERRORED, DEAD_LETTERED = "DELIVERED", "ERRORED", "DEAD_LETTERED"
+STATUSES = (RECEIVED, FILTERED, TRANSFORMED, QUEUED, DELIVERED, ERRORED, DEAD_LETTERED)
+FINAL_DELIVERY = (DELIVERED, DEAD_LETTERED)
+
+
+@dataclass(slots=True)
+class NewMessage:
+    """A received message, ready to be stored."""
+
+    id: str
+    channel: str
+    raw: bytes
+    content_hash: str
+    correlation_id: str
+    ack: bytes | None
+    status: str = RECEIVED
+    source: str = "mllp"
+    content_type: str = "x-application/hl7-v2+er7"
+    message_type: str = ""
+    trigger_event: str = ""
+    control_id: str = ""
+    sending_app: str = ""
+    sending_facility: str = ""
+    version: str = ""
+    patient_id: str = ""
+    error: str | None = None
+    error_location: str | None = None
+
+
+@dataclass(slots=True)
+class Stored:
+    message_id: str
+    ack: bytes | None
+    duplicate: bool
+
+
+def store_received(connection: Connection, message: NewMessage) -> Stored:
+    """Store a received message (and queue it for its channel unless it is ERRORED); a duplicate
+    (same channel, MSH-3, MSH-4, MSH-10 and bytes) is recognised and its stored ACK returned."""
+    if message.control_id:
+        existing = connection.execute(
+            select(messages.c.id, messages.c.ack).where(
+                messages.c.channel == message.channel, messages.c.control_id == message.control_id,
+                messages.c.sending_app == message.sending_app,
+                messages.c.sending_facility == message.sending_facility,
+                messages.c.content_hash == message.content_hash).limit(1)).first()
+        if existing is not None:
+            return Stored(existing.id, existing.ack, duplicate=True)
+    now = time.time()
+    row = {k: getattr(message, k) for k in (
+        "id", "channel", "source", "message_type", "trigger_event", "control_id", "sending_app",
+        "sending_facility", "version", "patient_id", "status", "error", "error_location", "content_hash",
+        "correlation_id", "ack")}
+    connection.execute(messages.insert().values(**row, received_at=now, updated_at=now,
+                                                size_bytes=len(message.raw)))
+    connection.execute(contents.insert().values(message_id=message.id, kind="raw", created_at=now,
+                                                content_type=message.content_type, body=message.raw))
+    if message.status == RECEIVED:
+        outbox.enqueue(connection, channel_queue(message.channel), orjson.dumps({"message_id": message.id}))
+    return Stored(message.id, message.ack, duplicate=False)
+
+
+def load_message(connection: Connection, message_id: str) -> Row[Any] | None:
+    return connection.execute(select(messages).where(messages.c.id == message_id)).first()
+
+
+def load_content(connection: Connection, message_id: str, kind: str = "raw",
+                 delivery_id: str | None = None) -> Row[Any] | None:
+    query = select(contents).where(contents.c.message_id == message_id, contents.c.kind == kind)
+    if delivery_id is not None:
+        query = query.where(contents.c.delivery_id == delivery_id)
+    return connection.execute(query.order_by(contents.c.id.desc()).limit(1)).first()
+
+
+def set_status(connection: Connection, message_id: str, status: str, *, error: str | None = None,
+               location: str | None = None) -> None:
+    connection.execute(update(messages).where(messages.c.id == message_id).values(
+        status=status, error=error[:500] if error else None, error_location=location, updated_at=time.time()))
+
+
+def queue_deliveries(connection: Connection, message_id: str, channel: str, destinations: list[str],
+                     payload: bytes, content_type: str, *, replay_of: dict[str, str] | None = None) -> list[str]:
+    """Store the transformed payload, create one delivery per destination and queue each; the
+    idempotency key is the delivery's id, the same for all of that delivery's attempts."""
+    now = time.time()
+    connection.execute(contents.insert().values(message_id=message_id, kind="transformed", created_at=now,
+                                                content_type=content_type, body=payload))
+    ids = []
+    for destination in destinations:
+        delivery_id = new_id()
+        connection.execute(deliveries.insert().values(
+            id=delivery_id, message_id=message_id, channel=channel, destination=destination, status=QUEUED,
+            attempts=0, idempotency_key=f"{message_id}.{destination}.{delivery_id}", created_at=now,
+            updated_at=now, replay_of=(replay_of or {}).get(destination)))
+        outbox.enqueue(connection, destination_queue(channel, destination),
+                       orjson.dumps({"delivery_id": delivery_id}))
+        ids.append(delivery_id)
+    set_status(connection, message_id, QUEUED)
+    return ids
+
+
+def has_deliveries(connection: Connection, message_id: str) -> bool:
+    return connection.execute(select(deliveries.c.id).where(deliveries.c.message_id == message_id)
+                              .limit(1)).first() is not None
+
+
+def load_delivery(connection: Connection, delivery_id: str) -> tuple[Row[Any], Row[Any], Row[Any]] | None:
+    """The delivery, its message, and the payload to send."""
+    delivery = connection.execute(select(deliveries).where(deliveries.c.id == delivery_id)).first()
+    if delivery is None:
+        return None
+    message = load_message(connection, delivery.message_id)
+    payload = load_content(connection, delivery.message_id, "transformed")
+    if message is None or payload is None:
+        return None
+    return delivery, message, payload
+
+
+@dataclass(slots=True)
+class AttemptResult:
+    outcome: str  # success | retry | dead_letter
+    code: str | None
+    error: str | None
+    duration_ms: float
+    response: bytes | None = None
+    sent: bytes | None = None
+    retry_in_secs: float = 0.0
+
+
+def record_attempt(connection: Connection, delivery: Row[Any], result: AttemptResult, *,
+                   requeue: bool = True) -> None:
+    """Record one attempt and move the delivery on: DELIVERED, back to its queue after a delay
+    (``requeue``; strict ordering retries in place instead), or DEAD_LETTERED to its .dlq."""
+    now, number = time.time(), delivery.attempts + 1
+    connection.execute(attempts.insert().values(
+        delivery_id=delivery.id, message_id=delivery.message_id, number=number, at=now,
+        duration_ms=result.duration_ms, outcome=result.outcome, code=result.code,
+        error=result.error[:500] if result.error else None))
+    status = {"success": DELIVERED, "dead_letter": DEAD_LETTERED}.get(result.outcome, QUEUED)
+    connection.execute(update(deliveries).where(deliveries.c.id == delivery.id).values(
+        status=status, attempts=number, updated_at=now, last_code=result.code,
+        last_error=result.error[:500] if result.error else None,
+        next_attempt_at=now + result.retry_in_secs if result.outcome == "retry" else None))
+    _store_exchange(connection, delivery, result, now)
+    queue = destination_queue(delivery.channel, delivery.destination)
+    if result.outcome == "retry" and requeue:
+        outbox.enqueue(connection, queue, orjson.dumps({"delivery_id": delivery.id}),
+                       delay_secs=result.retry_in_secs)
+    elif result.outcome == "dead_letter":
+        outbox.enqueue(connection, dead_letter_queue(queue), orjson.dumps(
+            {"delivery_id": delivery.id, "message_id": delivery.message_id, "reason": result.error,
+             "code": result.code, "attempts": number}),
+            headers={"x-dead-letter-reason": (result.error or "")[:200]})
+    refresh_message_status(connection, delivery.message_id)
+
+
+def _store_exchange(connection: Connection, delivery: Row[Any], result: AttemptResult, now: float) -> None:
+    for kind, body in (("sent", result.sent), ("response", result.response)):
+        if body:
+            connection.execute(contents.insert().values(
+                message_id=delivery.message_id, kind=kind, destination=delivery.destination,
+                delivery_id=delivery.id, created_at=now, body=body[:1_048_576]))
+
+
+def refresh_message_status(connection: Connection, message_id: str) -> None:
+    """A message is DELIVERED when all its live deliveries are, DEAD_LETTERED when one is and
+    none is pending, else QUEUED.  A replayed delivery supersedes the one it replays."""
+    rows = connection.execute(select(deliveries.c.id, deliveries.c.status, deliveries.c.replay_of)
+                              .where(deliveries.c.message_id == message_id)).all()
+    replaced = {r.replay_of for r in rows if r.replay_of}
+    live = [r.status for r in rows if r.id not in replaced]
+    if not live:
+        return
+    if all(s == DELIVERED for s in live):
+        status = DELIVERED
+    elif any(s == QUEUED for s in live):
+        status = QUEUED
+    else:
+        status = DEAD_LETTERED
+    connection.execute(update(messages).where(messages.c.id == message_id).values(
+        status=status, updated_at=time.time()))
+
+
+def count_by_status(connection: Connection, channel: str | None = None) -> dict[str, int]:
+    query = select(messages.c.status, func.count()).group_by(messages.c.status)
+    if channel:
+        query = query.where(messages.c.channel == channel)
+    return {status: n for status, n in connection.execute(query)}

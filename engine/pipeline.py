@@ -1,0 +1,199 @@
+"""The two kinds of work after intake.
+
+Channel work (queue ``<channel>``): load the stored message, filter, run the steps, then create
+one delivery per destination and queue each -- all in one commit, so a crash before it means the
+work is simply redone, and a crash after it finds the deliveries already made.
+
+Destination work (queue ``<channel>.<destination>``): send one delivery, record the attempt,
+then DELIVERED, a delayed retry through the outbox, or DEAD_LETTERED.  A retry delay never holds
+a consumer slot, so one failing destination never blocks another.  ``ordering: strict`` retries
+in place with prefetch 1 (only that destination waits); ``per_patient`` keeps one patient's
+deliveries in order within a process while other patients proceed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import time
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from hl7bridge.connectors.base import DeliveryContext, Destination
+from hl7bridge.engine import ledger
+from hl7bridge.engine.broker import Envelope
+from hl7bridge.engine.errors import DeliveryError, MessageError, RejectedError, StoreError
+from hl7bridge.engine.retry import retry_delay_secs
+from hl7bridge.engine.store import Store
+from hl7bridge.transforms.hl7v2.message import Message
+from hl7bridge.transforms.payload import Payload
+from hl7bridge.transforms.registry import Step, build_step
+
+log = logging.getLogger("hl7bridge.pipeline")
+
+
+class ChannelWorker:
+    def __init__(self, store: Store, name: str, spec: Any, config_dir: Path) -> None:
+        self.store, self.name, self.spec = store, name, spec
+        self.steps: list[Step] = [build_step(s.name, s.options, config_dir) for s in spec.steps]
+        self.destinations = [d for d, dspec in spec.destinations.items() if dspec.enabled]
+
+    async def handle(self, envelope: Envelope) -> None:
+        request = orjson.loads(envelope.body)
+        message_id = request["message_id"]
+        row = await self.store.read(lambda c: ledger.load_message(c, message_id))
+        if row is None:
+            log.error("channel=%s message=%s not in the store; dropped from the queue", self.name, message_id)
+            return
+        replay = request.get("replay")
+        if replay is None and row.status != ledger.RECEIVED:
+            return  # already processed: this is a redelivery after a crash
+        raw = await self.store.read(lambda c: ledger.load_content(c, message_id, replay.get("from", "raw")
+                                                                  if replay else "raw"))
+        await self._process(row, raw, replay)
+
+    async def _process(self, row: Any, raw: Any, replay: dict[str, Any] | None) -> None:
+        meta = {"message_id": row.id, "channel": self.name, "correlation_id": row.correlation_id}
+        try:
+            payload = self._run(raw.body, raw.content_type, meta, from_transformed=bool(replay and
+                                                                                     replay.get("from") == "transformed"))
+        except MessageError as exc:
+            log.warning("channel=%s message=%s errored: %s", self.name, row.id, exc)
+            await self.store.write(lambda c: ledger.set_status(c, row.id, ledger.ERRORED, error=str(exc),
+                                                               location=exc.location))
+            return
+        if payload is None:
+            await self.store.write(lambda c: ledger.set_status(c, row.id, ledger.FILTERED))
+            return
+        targets = [d for d in (replay or {}).get("destinations") or self.destinations if d in self.destinations]
+        replay_of = (replay or {}).get("replay_of")
+        data, content_type = payload.to_bytes(), payload.content_type
+        await self.store.write(lambda c: ledger.queue_deliveries(c, row.id, self.name, targets, data, content_type,
+                                                                 replay_of=replay_of))
+
+    def _run(self, body: bytes, content_type: str, meta: dict[str, str], *, from_transformed: bool) -> Payload | None:
+        kind = _kind(content_type)
+        if kind != "hl7v2":
+            data: Any = orjson.loads(body) if kind == "fhir" else body
+            payload = Payload(kind, data, None, meta)
+        else:
+            message = Message.parse(body)
+            if not self._passes(message):
+                return None
+            payload = Payload("hl7v2", message, Message.parse(body), meta)
+        if from_transformed:
+            return payload
+        for step in self.steps:
+            payload = step(payload)
+        return payload
+
+    def _passes(self, message: Message) -> bool:
+        spec = self.spec.filter
+        if spec is None:
+            return True
+        if spec.message_types and not _type_matches(message, spec.message_types):
+            return False
+        return all(_condition_holds(message, c) for c in spec.conditions)
+
+
+def _kind(content_type: str) -> str:
+    if "json" in content_type:
+        return "fhir"
+    if "xml" in content_type:
+        return "ccda"
+    return "hl7v2"
+
+
+def _type_matches(message: Message, patterns: list[str]) -> bool:
+    mtype, event = message.message_type or "", message.trigger_event or ""
+    for pattern in patterns:
+        want_type, _, want_event = pattern.partition("^")
+        if want_type == mtype and want_event in ("", "*", event):
+            return True
+    return False
+
+
+def _condition_holds(message: Message, condition: Any) -> bool:
+    value = message.get(condition.path)
+    if condition.exists is not None:
+        return (value not in (None, "")) == condition.exists
+    if condition.equals is not None:
+        return value == condition.equals
+    if condition.not_equals is not None:
+        return value != condition.not_equals
+    if condition.in_ is not None:
+        return value in condition.in_
+    if condition.matches is not None:
+        return value is not None and re.search(condition.matches, value) is not None
+    return True
+
+
+class DestinationWorker:
+    def __init__(self, store: Store, channel: str, name: str, spec: Any, destination: Destination) -> None:
+        self.store, self.channel, self.name, self.spec, self.destination = store, channel, name, spec, destination
+        self._patient_locks: dict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+
+    @property
+    def prefetch(self) -> int:
+        return 1 if self.spec.ordering == "strict" else 32
+
+    async def handle(self, envelope: Envelope) -> None:
+        delivery_id = orjson.loads(envelope.body)["delivery_id"]
+        loaded = await self.store.read(lambda c: ledger.load_delivery(c, delivery_id))
+        if loaded is None:
+            log.error("delivery=%s not in the store; dropped from the queue", delivery_id)
+            return
+        delivery, message, payload = loaded
+        if delivery.status in ledger.FINAL_DELIVERY:
+            return  # redelivered after it was already settled
+        if self.spec.ordering == "per_patient" and message.patient_id:
+            async with self._patient_locks[message.patient_id]:
+                await self._deliver(delivery, message, payload, in_place=True)
+        else:
+            await self._deliver(delivery, message, payload, in_place=self.spec.ordering == "strict")
+
+    async def _deliver(self, delivery: Any, message: Any, payload: Any, *, in_place: bool) -> None:
+        while True:
+            result = await self._attempt(delivery, message, payload)
+            await self.store.write(lambda c: ledger.record_attempt(c, delivery, result, requeue=not in_place))
+            if result.outcome != "retry" or not in_place:
+                return
+            await asyncio.sleep(result.retry_in_secs)  # strict ordering: only this destination waits
+            delivery = (await self.store.read(lambda c: ledger.load_delivery(c, delivery.id)))[0]
+
+    async def _attempt(self, delivery: Any, message: Any, payload: Any) -> ledger.AttemptResult:
+        number = delivery.attempts + 1
+        context = DeliveryContext(
+            message_id=message.id, delivery_id=delivery.id, idempotency_key=delivery.idempotency_key,
+            correlation_id=message.correlation_id, channel=self.channel, destination=self.name,
+            content_type=payload.content_type, message_type=f"{message.message_type}^{message.trigger_event}",
+            attempt=number)
+        started = time.perf_counter()
+        try:
+            sent = await self.destination.send(payload.body, context)
+        except RejectedError as exc:
+            return self._result("dead_letter", exc.code, str(exc), started)
+        except DeliveryError as exc:
+            if number >= self.spec.retry.max_attempts:
+                return self._result("dead_letter", exc.code, f"{exc} (attempts used up)", started)
+            delay = retry_delay_secs(number, self.spec.retry, exc.retry_after_secs)
+            return self._result("retry", exc.code, str(exc), started, retry_in_secs=delay)
+        except (StoreError, asyncio.CancelledError):
+            raise
+        except Exception as exc:  # a connector bug must not lose the delivery: retry it
+            log.exception("channel=%s destination=%s connector failed", self.channel, self.name)
+            delay = retry_delay_secs(number, self.spec.retry)
+            outcome = "dead_letter" if number >= self.spec.retry.max_attempts else "retry"
+            return self._result(outcome, "error", f"connector error ({type(exc).__name__})", started,
+                                retry_in_secs=delay)
+        return self._result("success", sent.code, None, started, response=sent.response)
+
+    @staticmethod
+    def _result(outcome: str, code: str | None, error: str | None, started: float, *,
+                retry_in_secs: float = 0.0, response: bytes | None = None) -> ledger.AttemptResult:
+        return ledger.AttemptResult(outcome, code, error, (time.perf_counter() - started) * 1000.0,
+                                    response=response, retry_in_secs=retry_in_secs)
