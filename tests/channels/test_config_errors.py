@@ -101,7 +101,7 @@ def test_tab_indentation_says_to_use_spaces() -> None:
     with pytest.raises(ConfigErrors) as caught:
         load_config(FIXTURES / "bad_tab.yaml", env={})
     (error,) = caught.value.errors
-    assert (error.line, error.column, error.code, error.hint) == (3, 1, "yaml-syntax", "indent with spaces, not tabs")
+    assert (error.line, error.column, error.code, error.hint) == (4, 1, "yaml-syntax", "indent with spaces, not tabs")
 
 
 def test_unknown_top_level_key_lists_the_allowed_keys() -> None:
