@@ -314,7 +314,8 @@ def _quote_hint(kind: str, node: Node | None) -> str | None:
 
 
 def _plain(msg: str) -> str:
-    msg = re.sub(r"a valid dictionary( or instance of \w+)?", "a mapping", msg)
+    msg = re.sub(r"a valid dictionary( or (instance of \w+|object to extract fields from))?", "a mapping", msg)
+    msg = msg.replace("a valid list", "a list")
     return msg.replace("Value error, ", "").replace("Input should be", "should be")
 
 

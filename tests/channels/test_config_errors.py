@@ -97,6 +97,20 @@ def test_error_is_reported_at_its_position_with_code_and_hint(
         assert error.hint == hint
 
 
+@pytest.mark.parametrize(("value", "message"), [
+    ("null", "channels.a.destinations.d: should be a mapping"),
+    ("[a]", "channels.a.destinations.d: should be a mapping"),
+])
+def test_wrong_container_types_say_what_is_expected(value: str, message: str) -> None:
+    error = only_error(HEAD + FILE_SOURCE + f"    destinations: {{d: {value}}}\n")
+    assert (error.code, error.message) == ("bad-type", message)
+
+
+def test_steps_written_as_text_must_be_a_list() -> None:
+    error = only_error(HEAD + FILE_SOURCE + "    steps: hl7v2_to_fhir\n" + FILE_DEST)
+    assert (error.line, error.column, error.code, error.message) == (4, 12, "bad-type", "channels.a.steps: should be a list")
+
+
 def test_tab_indentation_says_to_use_spaces() -> None:
     with pytest.raises(ConfigErrors) as caught:
         load_config(FIXTURES / "bad_tab.yaml", env={})
