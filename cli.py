@@ -106,6 +106,8 @@ def run(config_path: str, log_level: str | None) -> None:
     config = load(config_path)
     logging.basicConfig(level=(log_level or config.engine.log_level).upper(), stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logging.getLogger("pika").setLevel(logging.WARNING)  # pika logs connection objects at INFO
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     try:
         import uvloop
 

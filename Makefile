@@ -1,0 +1,23 @@
+# The two commands the README promises: `make run` and `make test`.  Each installs what it needs.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+
+.PHONY: install run test bench bench-quick clean
+
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[test]'
+	touch $@
+
+install: $(BIN)/.installed
+
+run: install
+	$(BIN)/hl7bridge run --config config/channels.yaml
+
+test: install
+	$(BIN)/pytest
+
+clean:
+	rm -rf $(VENV) var .pytest_cache
