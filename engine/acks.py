@@ -189,8 +189,9 @@ def _short(error: MessageError) -> str:
 def _err_segment(h: Header, error: MessageError) -> str:
     sep, comp, sub = h.field_sep, h.encoding[0], h.encoding[3]
     code = error.hl7_code
-    text = ERROR_TEXTS.get(code, "Application internal error")
+    coded = [str(code), ERROR_TEXTS.get(code, "Application internal error"), "HL70357"]
     location = error_location(error.location, comp)
-    if h.version and h.version < "2.5":
-        return sep.join(["ERR", location + comp + sub.join([str(code), text, "HL70357"])])
-    return sep.join(["ERR", "", location, comp.join([str(code), text, "HL70357"]), "E"])
+    if h.version and h.version < "2.5":  # ERR-1 (ELD): segment^sequence^field^code&text&table
+        eld = (location.split(comp) + ["", "", ""])[:3]
+        return sep.join(["ERR", comp.join(eld + [sub.join(coded)])])
+    return sep.join(["ERR", "", location, comp.join(coded), "E"])

@@ -74,6 +74,8 @@ class Store:
         self._readers = ThreadPoolExecutor(max_workers=4, thread_name_prefix="store-read")
         self._listeners: list[Callable[[set[str]], None]] = []
         self._loop: asyncio.AbstractEventLoop | None = None
+        self.commits = 0  # group commits so far; writes / commits is the batching factor
+        self.writes = 0
 
     # lifecycle ---------------------------------------------------------------------------------
     def migrate(self) -> None:
@@ -133,6 +135,8 @@ class Store:
             with self._writer_engine.begin() as connection:
                 results = [fn(connection) for fn, _ in batch]
                 enqueued |= connection.info.pop("enqueued", set())
+            self.commits += 1
+            self.writes += len(batch)
         except Exception:
             if len(batch) > 1:
                 for item in batch:  # isolate the failing write

@@ -1,0 +1,108 @@
+"""The store's group commit and intake's ACK rules, on a real SQLite store (no sockets)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from hl7bridge.engine import ledger
+from hl7bridge.engine.errors import StoreError
+from hl7bridge.engine.intake import HL7Intake
+from hl7bridge.engine.store import Store
+from hl7b_testkit import hl7, msa, segment
+
+
+@pytest.fixture()
+async def store(tmp_path: Path) -> AsyncIterator[Store]:
+    s = Store(f"sqlite:///{tmp_path}/store.db")
+    await s.open()
+    yield s
+    await s.close()
+
+
+def count(store: Store, sql: str) -> int:
+    return store.read_sync(lambda c: c.execute(text(sql)).scalar_one())
+
+
+async def test_concurrent_intake_shares_commits(store: Store) -> None:
+    intake = HL7Intake(store, "adt")
+    acks = await asyncio.gather(*(intake.receive(hl7(f"G{i}")) for i in range(200)))
+    assert all(msa(a)[0] == "AA" for a in acks)
+    assert count(store, "select count(*) from messages") == 200
+    assert store.commits < 100  # 200 writes in far fewer transactions: senders share fsyncs
+
+
+async def test_a_failing_write_does_not_fail_the_writes_batched_with_it(store: Store) -> None:
+    def bad(connection: object) -> None:
+        connection.execute(text("insert into no_such_table values (1)"))  # type: ignore[attr-defined]
+
+    good = [store.write(lambda c, i=i: c.execute(text(
+        "insert into outbox (queue, body, headers, created_at, available_at, delivery_count) "
+        f"values ('q', x'00', '{{}}', 0, 0, 0)"))) for i in range(10)]
+    results = await asyncio.gather(store.write(bad), *good, return_exceptions=True)
+    assert isinstance(results[0], StoreError) and "OperationalError" in str(results[0])
+    assert all(not isinstance(r, Exception) for r in results[1:])
+    assert count(store, "select count(*) from outbox where queue = 'q'") == 10
+
+
+async def test_the_positive_ack_is_stored_with_the_message_and_sent_again_for_a_duplicate(store: Store) -> None:
+    intake = HL7Intake(store, "adt")
+    first = await intake.receive(hl7("D1"))
+    again = await intake.receive(hl7("D1"))
+    assert first == again and msa(first) == ("AA", "D1")
+    assert count(store, "select count(*) from messages") == 1
+    assert count(store, "select count(*) from outbox where queue = 'adt'") == 1  # routed once
+    assert intake.stats.duplicates == 1
+
+
+async def test_a_message_with_a_bad_header_is_stored_as_errored_and_rejected(store: Store) -> None:
+    intake = HL7Intake(store, "adt")
+    nak = await intake.receive(hl7("E1", message_type=""))
+    assert msa(nak) == ("AR", "E1") and segment(nak, "ERR")[3].startswith("101^")
+    rows = store.read_sync(lambda c: c.execute(text("select status, error_location from messages")).all())
+    assert [tuple(r) for r in rows] == [("ERRORED", "MSH-9")]
+    assert count(store, "select count(*) from outbox") == 0  # kept for replay, not routed
+    assert count(store, "select count(*) from contents where kind = 'raw'") == 1
+
+
+async def test_when_the_store_cannot_commit_the_sender_gets_ae_207_never_aa(store: Store,
+                                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    async def broken(fn: object) -> None:
+        raise StoreError("the store could not commit (OperationalError)")
+
+    monkeypatch.setattr(store, "write", broken)
+    ack = await HL7Intake(store, "adt").receive(hl7("S1"))
+    assert msa(ack) == ("AE", "S1") and segment(ack, "ERR")[3].startswith("207^")
+
+
+async def test_enhanced_mode_is_answered_with_commit_acks(store: Store) -> None:
+    intake = HL7Intake(store, "adt")
+    assert msa(await intake.receive(hl7("C1", accept_ack="AL")))[0] == "CA"
+    assert await intake.receive(hl7("C2", accept_ack="NE")) is None
+    assert count(store, "select count(*) from messages") == 2  # stored even when no ACK is wanted
+
+
+async def test_a_batch_is_split_and_each_message_stored(store: Store) -> None:
+    body = b"".join(hl7(f"B{i}") for i in range(3))
+    batch = b"FHS|^~\\&|A\rBHS|^~\\&|A\r" + body + b"BTS|3\rFTS|1\r"
+    reply = await HL7Intake(store, "adt").receive(batch)
+    assert reply is not None and reply.count(b"MSA|AA|") == 3
+    assert count(store, "select count(*) from messages") == 3
+
+
+async def test_message_status_follows_its_deliveries(store: Store) -> None:
+    intake = HL7Intake(store, "adt")
+    await intake.receive(hl7("M1"))
+    message_id = store.read_sync(lambda c: c.execute(text("select id from messages")).scalar_one())
+    ids = await store.write(lambda c: ledger.queue_deliveries(c, message_id, "adt", ["a", "b"], b"x", "text/plain"))
+    delivery = lambda i: store.read_sync(lambda c: ledger.load_delivery(c, i))[0]  # noqa: E731
+    status = lambda: store.read_sync(lambda c: ledger.load_message(c, message_id)).status  # noqa: E731
+    assert status() == "QUEUED"
+    await store.write(lambda c: ledger.record_attempt(c, delivery(ids[0]), ledger.AttemptResult("success", "200", None, 1)))
+    assert status() == "QUEUED"
+    await store.write(lambda c: ledger.record_attempt(c, delivery(ids[1]), ledger.AttemptResult("dead_letter", "400", "HTTP 400", 1)))
+    assert status() == "DEAD_LETTERED"
