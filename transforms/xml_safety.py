@@ -87,10 +87,12 @@ def _parse_tolerating_namespace_slips(data: bytes) -> etree._Element:
     """Strict parse; a document whose only faults are undeclared prefixes (senders often forget
     ``xmlns:xsi``) is read again in recovery mode, which keeps such attributes under their
     literal names.  Any other fault stays fatal."""
+    parser = _parser()
     try:
-        return etree.fromstring(data, parser=_parser())
-    except etree.XMLSyntaxError as exc:
-        entries = list(exc.error_log) if exc.error_log else []
+        return etree.fromstring(data, parser=parser)
+    except etree.XMLSyntaxError:
+        # The parser's own log, not the exception's (which can carry earlier errors of the thread).
+        entries = list(parser.error_log)
         if not entries or any(e.domain_name != "NAMESPACE" for e in entries):
             raise
     return etree.fromstring(data, parser=_parser(recover=True))
