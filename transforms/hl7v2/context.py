@@ -1,0 +1,165 @@
+"""Conversion state for one message, and the shared builders for referenced resources.
+
+Practitioners (XCN), organizations (XON / HD) and locations (PL) are referenced from many
+segments; each is added once under a key built from its identifier (or its content), so
+PV1-7 and OBR-16 naming the same doctor give one Practitioner.
+"""
+
+from __future__ import annotations
+
+from hl7bridge.engine.errors import ParseError
+from hl7bridge.transforms.fhir.bundle import BundleBuilder
+from hl7bridge.transforms.fhir.profiles import US_CORE
+from hl7bridge.transforms.hl7v2.codes import lookup
+from hl7bridge.transforms.hl7v2.datatypes import Comps, hd_system
+from hl7bridge.transforms.hl7v2.encoding import Encoding
+from hl7bridge.transforms.hl7v2.message import Message, Segment
+
+__all__ = ["Ctx"]
+
+
+class Ctx:
+    """Everything segment mappers share while converting one message."""
+
+    def __init__(self, message: Message, bundle: BundleBuilder, tz: str, sender_system: str) -> None:
+        self.msg = message
+        self.enc: Encoding = message.encoding
+        self.bundle = bundle
+        self.tz = tz
+        self.sender_system = sender_system
+        self.event = message.trigger_event or ""
+        self.patient: str | None = None
+        self.patient_key = ""
+        self.patient_res: dict | None = None
+        self.encounter: str | None = None
+        self.encounter_res: dict | None = None
+        self.encounter_key = ""
+        self.last: dict | None = None  # the resource an NTE attaches to
+        self.group: dict[str, object] = {}  # order / result group state (ORC, OBR, RXA ...)
+
+    # -- field access -------------------------------------------------------------------------
+
+    def reps(self, seg: Segment, n: int) -> list[str]:
+        """Non-empty repetitions of field n as ER7 text."""
+        text = seg.field(n)
+        if not text or text == '""':
+            return []
+        if self.enc.repetition not in text:
+            return [text]
+        return [r for r in text.split(self.enc.repetition) if r and r != '""']
+
+    def first(self, seg: Segment, n: int) -> str:
+        """First repetition of field n ('' when empty)."""
+        reps = self.reps(seg, n)
+        return reps[0] if reps else ""
+
+    def leaf(self, seg: Segment, n: int, comp: int = 1) -> str:
+        """Decoded component ``comp`` of the first repetition of field n."""
+        text = self.first(seg, n)
+        return Comps(text, self.enc).c(comp) if text else ""
+
+    def subject(self, resource: dict, key: str = "subject", required: bool = True) -> None:
+        """Point ``key`` at the patient; a resource that needs one fails without a PID."""
+        if self.patient:
+            resource[key] = {"reference": self.patient}
+        elif required:
+            raise ParseError(f"required segment PID is missing ({resource['resourceType']}.{key} needs a patient)",
+                             location="PID", hl7_code=100)
+
+    # -- shared referenced resources ----------------------------------------------------------
+
+    def practitioner(self, xcn: str) -> str | None:
+        """XCN -> Practitioner reference (US Core when it has an identifier and a family name)."""
+        f = Comps(xcn, self.enc)
+        value, family = f.c(1), f.c(2)
+        if not value and not family:
+            return None
+        res: dict = {"resourceType": "Practitioner"}
+        ident = None
+        if value:
+            ident = {"system": hd_system(f, 9, self.sender_system), "value": value}
+            if f.c(13):
+                ident["type"] = {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v2-0203", "code": f.c(13)}]}
+            if f.c(13) == "NPI":
+                ident["system"] = "http://hl7.org/fhir/sid/us-npi"
+            res["identifier"] = [ident]
+        name: dict = {}
+        if family:
+            name["family"] = family
+        given = [g for g in (f.c(3), f.c(4)) if g]
+        if given:
+            name["given"] = given
+        suffix = [s for s in (f.c(5), f.c(7)) if s]
+        if suffix:
+            name["suffix"] = suffix
+        if f.c(6):
+            name["prefix"] = [f.c(6)]
+        if name:
+            use = lookup("NameType", f.c(10)) if f.c(10) else None
+            if use:
+                name["use"] = use[0]
+            res["name"] = [name]
+        if ident and family:
+            res["meta"] = {"profile": [US_CORE + "us-core-practitioner"]}
+        key = f"Practitioner|{ident['system']}|{value}" if ident else f"Practitioner|name|{family}|{'|'.join(given)}"
+        return self.bundle.add(res, key, ident, create_only=True)
+
+    def organization(self, xon: str) -> str | None:
+        """XON -> Organization reference."""
+        f = Comps(xon, self.enc)
+        name = f.c(1)
+        value = f.c(10) or f.c(3)
+        if not name and not value:
+            return None
+        res: dict = {"resourceType": "Organization", "active": True}
+        ident = None
+        if value:
+            ident = {"system": hd_system(f, 6, self.sender_system), "value": value}
+            res["identifier"] = [ident]
+        if name:
+            res["name"] = name
+            res["meta"] = {"profile": [US_CORE + "us-core-organization"]}
+        key = f"Organization|{ident['system']}|{value}" if ident else f"Organization|name|{name}"
+        return self.bundle.add(res, key, ident, create_only=True)
+
+    def organization_hd(self, hd: str) -> str | None:
+        """HD (e.g. MSH-4, PL-4) -> Organization reference."""
+        f = Comps(hd, self.enc)
+        name = f.c(1)
+        system = hd_system(f, 1) if f.c(2) else ""
+        if not name and not system:
+            return None
+        res: dict = {"resourceType": "Organization", "active": True}
+        ident = {"system": "urn:ietf:rfc:3986", "value": system} if system.startswith("urn:") else None
+        if ident:
+            res["identifier"] = [ident]
+        if name:
+            res["name"] = name
+            res["meta"] = {"profile": [US_CORE + "us-core-organization"]}
+        return self.bundle.add(res, f"Organization|hd|{name}|{system}", ident, create_only=True)
+
+    def location(self, pl: str) -> str | None:
+        """PL -> Location reference: the most specific part named, with its physical type."""
+        f = Comps(pl, self.enc)
+        facility, poc, room, bed = f.c(4), f.c(1), f.c(2), f.c(3)
+        building, floor, description = f.c(7), f.c(8), f.c(9)
+        parts = [p for p in (facility, building, floor, poc, room, bed) if p]
+        if not parts:
+            return None
+        kind = "bd" if bed else "ro" if room else "wa" if poc else "lvl" if floor else "bu" if building else "si"
+        res: dict = {"resourceType": "Location", "name": " ".join(p for p in (poc, room, bed) if p) or parts[-1],
+                     "mode": "instance",
+                     "physicalType": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/location-physical-type",
+                                                  "code": kind}]},
+                     "meta": {"profile": [US_CORE + "us-core-location"]}}
+        if description:
+            res["description"] = description
+        if facility:
+            org = self.organization_hd(self.first_component(pl, 4))
+            if org:
+                res["managingOrganization"] = {"reference": org}
+        return self.bundle.add(res, "Location|" + "|".join((facility, building, floor, poc, room, bed)))
+
+    def first_component(self, text: str, i: int) -> str:
+        parts = text.split(self.enc.component)
+        return parts[i - 1] if i <= len(parts) else ""

@@ -1,0 +1,321 @@
+"""HL7v2 datatypes to FHIR datatypes, per the IG datatype maps (CX, XPN, XAD, XTN, CWE, DTM, SN, NM, ED).
+
+Functions take one repetition's ER7 text and return plain dicts (or None when nothing is
+valued).  ``loc`` is the HL7 position used in error texts (never the value).
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+
+from hl7bridge.engine.errors import ParseError
+from hl7bridge.transforms.hl7v2.codes import LOCAL_BASE, V2, lookup, system_uri
+from hl7bridge.transforms.hl7v2.encoding import Encoding
+
+__all__ = ["Comps", "ei", "authority_system", "dtm", "date_of", "instant", "cwe", "cx", "xpn", "xad", "xtn", "hd_system",
+           "number", "sn_value", "ed_attachment"]
+
+
+class Comps:
+    """Components of one repetition; ``c(i)`` is component i's decoded text (first subcomponent)."""
+
+    __slots__ = ("parts", "enc")
+
+    def __init__(self, text: str, enc: Encoding) -> None:
+        self.parts = text.split(enc.component)
+        self.enc = enc
+
+    def c(self, i: int) -> str:
+        parts = self.parts
+        if i > len(parts):
+            return ""
+        raw = parts[i - 1]
+        if not raw:
+            return ""
+        sub = self.enc.subcomponent
+        if sub in raw:
+            raw = raw.split(sub, 1)[0]
+        if raw == '""':
+            return ""
+        # Surrounding blanks are padding in real feeds, never part of a code or an id.
+        return (self.enc.unescape(raw) if self.enc.escape_char in raw else raw).strip()
+
+    def subs(self, i: int) -> list[str]:
+        """Subcomponents of component i, decoded."""
+        parts = self.parts
+        if i > len(parts) or not parts[i - 1]:
+            return []
+        return [self.enc.unescape(s) for s in parts[i - 1].split(self.enc.subcomponent)]
+
+
+_DTM = re.compile(r"^(\d{4})(\d\d)?(\d\d)?(\d\d)?(\d\d)?(\d\d)?(\.\d{1,6})?(?:([+-])(\d\d)(\d\d))?$")
+
+
+def dtm(text: str, tz: str, loc: str) -> str | None:
+    """HL7 DTM/TS -> FHIR dateTime at the same precision; ``tz`` applies when no offset is given."""
+    text = text.strip()
+    if not text or text == '""':
+        return None
+    m = _DTM.match(text)
+    if m is None:
+        raise ParseError("not a valid HL7 timestamp (expected YYYY[MM[DD[HH[MM[SS[.S]]]]]][+/-ZZZZ])",
+                         location=loc, hl7_code=102)
+    y, mo, d, h, mi, s, frac, sign, oh, om = m.groups()
+    if (mo and not 1 <= int(mo) <= 12) or (d and not 1 <= int(d) <= 31) or (h and int(h) > 23) \
+            or (mi and int(mi) > 59) or (s and int(s) > 60):
+        raise ParseError("timestamp has an out-of-range part", location=loc, hl7_code=102)
+    if h is None or d is None:
+        return "-".join(p for p in (y, mo, d) if p)
+    offset = f"{sign}{oh}:{om}" if sign else tz
+    return f"{y}-{mo}-{d}T{h}:{mi or '00'}:{s or '00'}{frac or ''}{offset}"
+
+
+def date_of(value: str | None) -> str | None:
+    """The date part of a FHIR dateTime."""
+    return value[:10] if value else None
+
+
+def instant(value: str | None) -> str | None:
+    """A FHIR dateTime usable as an instant (full seconds and offset), else None."""
+    return value if value and len(value) >= 20 and "T" in value else None
+
+
+def coding(code: str, display: str, system_name: str, version: str = "") -> dict | None:
+    if not code and not display:
+        return None
+    out: dict = {}
+    system = system_uri(system_name) if system_name else None
+    if system:
+        out["system"] = system
+    if version:
+        out["version"] = version
+    if code:
+        out["code"] = code
+    if display:
+        out["display"] = display
+    return out if code else None
+
+
+def cwe(text: str, enc: Encoding) -> dict | None:
+    """CWE/CE/CNE -> CodeableConcept (coding triplets 1-3, 4-6, 10-12; text from .9, else .2)."""
+    if not text or text == '""':
+        return None
+    f = Comps(text, enc)
+    codings = [cd for cd in (coding(f.c(1), f.c(2), f.c(3), f.c(7)), coding(f.c(4), f.c(5), f.c(6), f.c(8)),
+                             coding(f.c(10), f.c(11), f.c(12), f.c(13))) if cd]
+    out: dict = {}
+    if codings:
+        out["coding"] = codings
+    label = f.c(9) or (f.c(2) if not f.c(1) else "")
+    if label:
+        out["text"] = label
+    return out or None
+
+
+def table_concept(code: str, table: str, v2_table: str) -> dict | None:
+    """A code through an IG concept map, else the v2 table itself."""
+    if not code:
+        return None
+    mapped = lookup(table, code) if table else None
+    if mapped:
+        cd = {"system": mapped[2], "code": mapped[0]}
+        if mapped[1]:
+            cd["display"] = mapped[1]
+        return {"coding": [cd]}
+    return {"coding": [{"system": V2 + v2_table, "code": code}]}
+
+
+def hd_system(f: Comps, first: int, default: str = "") -> str:
+    """System URI from an HD (namespace&universal id&type) held in component ``first``."""
+    subs = f.subs(first)
+    subs += [""] * (3 - len(subs))
+    return authority_system(subs[0], subs[1], subs[2]) or default
+
+
+def authority_system(namespace: str, universal: str, kind: str) -> str:
+    """System URI for an assigning authority: OID / UUID / URI when given, else a local URN."""
+    if universal:
+        if kind == "ISO" or (not kind and universal.replace(".", "").isdigit() and "." in universal):
+            return "urn:oid:" + universal
+        if kind == "UUID":
+            return "urn:uuid:" + universal
+        if universal.startswith(("http://", "https://", "urn:")):
+            return universal
+    name = namespace or universal
+    return LOCAL_BASE + "id:" + name.replace(" ", "_") if name else ""
+
+
+def ei(text: str, enc: Encoding, default_system: str = "") -> dict | None:
+    """EI (entity id, namespace, universal id, type) -> Identifier."""
+    if not text:
+        return None
+    f = Comps(text, enc)
+    value = f.c(1)
+    if not value:
+        return None
+    system = authority_system(f.c(2), f.c(3), f.c(4)) or default_system
+    return {"system": system, "value": value} if system else {"value": value}
+
+
+def cx(text: str, enc: Encoding, default_system: str = "") -> dict | None:
+    """CX -> Identifier; without an assigning authority the sender's system is used."""
+    f = Comps(text, enc)
+    value = f.c(1)
+    if not value:
+        return None
+    id_type = f.c(5)
+    system = hd_system(f, 4) or (hd_system(f, 9) if len(f.parts) > 8 else "") or default_system
+    if id_type == "SS":
+        system = "http://hl7.org/fhir/sid/us-ssn"
+    elif id_type == "NPI" and not system.startswith("urn:oid:"):
+        system = "http://hl7.org/fhir/sid/us-npi"
+    out: dict = {"value": value}
+    if system:
+        out["system"] = system
+    if id_type:
+        out["type"] = {"coding": [{"system": V2 + "0203", "code": id_type}]}
+    period = _period(f.c(7), f.c(8), enc, "CX")
+    if period:
+        out["period"] = period
+    return out
+
+
+def _period(start: str, end: str, enc: Encoding, loc: str, tz: str = "Z") -> dict | None:
+    out: dict = {}
+    if start:
+        s = dtm(start, tz, loc)
+        if s:
+            out["start"] = s
+    if end:
+        e = dtm(end, tz, loc)
+        if e:
+            out["end"] = e
+    return out or None
+
+
+def xpn(text: str, enc: Encoding) -> dict | None:
+    """XPN -> HumanName (family, given, suffix, prefix, use)."""
+    f = Comps(text, enc)
+    out: dict = {}
+    family = f.c(1)
+    if family:
+        out["family"] = family
+    given = [g for g in (f.c(2), f.c(3)) if g]
+    if given:
+        out["given"] = given
+    prefix = f.c(5)
+    if prefix:
+        out["prefix"] = [prefix]
+    suffix = [s for s in (f.c(4), f.c(6), f.c(14)) if s]
+    if suffix:
+        out["suffix"] = suffix
+    if not out:
+        return None
+    use = lookup("NameType", f.c(7)) if f.c(7) else None
+    if use:
+        out["use"] = use[0]
+    return out
+
+
+def xad(text: str, enc: Encoding) -> dict | None:
+    """XAD -> Address."""
+    f = Comps(text, enc)
+    out: dict = {}
+    line = [x for x in (f.c(1), f.c(2), f.c(19)) if x]
+    if line:
+        out["line"] = line
+    for i, key in ((3, "city"), (4, "state"), (5, "postalCode"), (6, "country"), (9, "district")):
+        value = f.c(i)
+        if value:
+            out[key] = value
+    if not out:
+        return None
+    kind = f.c(7)
+    if kind:
+        use = lookup("AddressType[Use]", kind)
+        if use:
+            out["use"] = use[0]
+        typ = lookup("AddressType[Type]", kind)
+        if typ:
+            out["type"] = typ[0]
+    return out
+
+
+def xtn(text: str, enc: Encoding) -> dict | None:
+    """XTN -> ContactPoint (value from .4 for e-mail, else .12, else .5-.8, else .1)."""
+    f = Comps(text, enc)
+    equipment = f.c(3)
+    out: dict = {}
+    if equipment in ("Internet", "X.400", "NET") or (not f.c(1) and "@" in f.c(4)):
+        value = f.c(4)
+        out["system"] = "email"
+    else:
+        local = f.c(7)
+        value = f.c(12) or (" ".join(p for p in (f.c(5) and "+" + f.c(5), f.c(6) and f"({f.c(6)})", local) if p)
+                            if local else "") or f.c(1) or f.c(4)
+        if equipment:
+            mapped = lookup("TelecommunicationEquipmentType", equipment)
+            if mapped and mapped[2].endswith("contact-point-use"):
+                out["system"] = "phone"
+                out["use"] = mapped[0]
+            elif mapped:
+                out["system"] = mapped[0]
+        if "system" not in out:
+            out["system"] = "phone"
+        if f.c(8):
+            value += f" ext. {f.c(8)}"
+    if not value:
+        return None
+    out["value"] = value
+    use = lookup("TelecommunicationUseCode", f.c(2)) if f.c(2) else None
+    if use and "use" not in out:
+        out["use"] = use[0]
+    return out
+
+
+_NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)$")
+
+
+def number(text: str, loc: str) -> int | float:
+    """NM -> JSON number; raise ParseError (102) when not numeric."""
+    text = text.strip()
+    if not _NUMBER.match(text):
+        raise ParseError("not a valid number (NM)", location=loc, hl7_code=102)
+    return float(text) if "." in text else int(text)
+
+
+def sn_value(text: str, enc: Encoding, loc: str) -> tuple[str, dict] | None:
+    """SN -> ("valueQuantity" | "valueRange" | "valueRatio", value)."""
+    f = Comps(text, enc)
+    comparator, num1, sep, num2 = f.c(1), f.c(2), f.c(3), f.c(4)
+    if sep in ("-",) and num1 and num2:
+        return "valueRange", {"low": {"value": number(num1, loc)}, "high": {"value": number(num2, loc)}}
+    if sep in (":", "/") and num1 and num2:
+        return "valueRatio", {"numerator": {"value": number(num1, loc)}, "denominator": {"value": number(num2, loc)}}
+    if not num1:
+        return None
+    quantity: dict = {"value": number(num1, loc)}
+    if comparator in ("<", ">", "<=", ">="):
+        quantity["comparator"] = comparator
+    return "valueQuantity", quantity
+
+
+def ed_attachment(text: str, enc: Encoding, loc: str = "OBX-5") -> dict | None:
+    """ED -> Attachment: .2/.3 content type, .4 encoding, .5 data (base64 kept, text encoded)."""
+    f = Comps(text, enc)
+    data = f.c(5)
+    if not data:
+        return None
+    kind, subtype = f.c(2).lower(), f.c(3).lower()
+    content_type = f"{kind}/{subtype}" if kind and subtype and "/" not in subtype else (subtype or kind or "text/plain")
+    if content_type in ("text/text", "tx/text"):
+        content_type = "text/plain"
+    if f.c(4).upper() == "BASE64":
+        data = "".join(data.split())
+        try:
+            base64.b64decode(data, validate=True)
+        except ValueError:
+            raise ParseError("ED data (component 5) is not valid Base64", location=loc, hl7_code=102) from None
+        return {"contentType": content_type, "data": data}
+    return {"contentType": content_type, "data": base64.b64encode(data.encode("utf-8")).decode("ascii")}

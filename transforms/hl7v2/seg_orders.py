@@ -1,0 +1,232 @@
+"""ORC, OBR, TQ1, SPM and NTE to ServiceRequest, DiagnosticReport, Specimen and notes.
+
+ORC opens an order group; the next OBR (or RXO / RXE / RXA, in seg_pharmacy) completes it.
+In result messages (ORU, OUL) OBR also gives a DiagnosticReport that collects the OBX results.
+"""
+
+from __future__ import annotations
+
+from hl7bridge.engine.errors import ParseError
+from hl7bridge.transforms.fhir.profiles import absent, profiled
+from hl7bridge.transforms.hl7v2.codes import THO, V2, lookup
+from hl7bridge.transforms.hl7v2.context import Ctx
+from hl7bridge.transforms.hl7v2.datatypes import Comps, cwe, dtm, ei, instant
+from hl7bridge.transforms.hl7v2.message import Segment
+
+__all__ = ["orc", "obr", "tq1", "spm", "nte", "order_identifiers", "order_status"]
+
+_PRIORITY = {"S": "stat", "A": "asap", "R": "routine", "P": "urgent", "T": "urgent", "C": "urgent"}
+_NOTE_CATEGORY = {  # OBR-24 (HL7 table 0074) sections reported as notes rather than lab results
+    "RAD": ("LP29684-5", "Radiology"), "CT": ("LP29684-5", "Radiology"), "NMR": ("LP29684-5", "Radiology"),
+    "NMS": ("LP29684-5", "Radiology"), "RUS": ("LP29684-5", "Radiology"), "VUS": ("LP29684-5", "Radiology"),
+    "XRC": ("LP29684-5", "Radiology"), "CUS": ("LP29708-2", "Cardiology"), "EC": ("LP29708-2", "Cardiology"),
+    "CTH": ("LP29708-2", "Cardiology"), "SP": ("LP7839-6", "Pathology"), "CP": ("LP7839-6", "Pathology"),
+}
+_NOTE_TYPES = frozenset(("Observation", "ServiceRequest", "Immunization", "MedicationRequest", "Procedure",
+                         "AllergyIntolerance", "Specimen", "Condition", "MedicationAdministration"))
+_RESULT_MESSAGES = frozenset(("ORU", "OUL"))
+
+
+def orc(ctx: Ctx, seg: Segment) -> None:
+    """Remember the ORC for the detail segment that follows."""
+    ctx.group = {"orc": seg}
+
+
+def order_identifiers(ctx: Ctx, orc_seg: Segment | None, detail: Segment | None) -> list[dict]:
+    """Placer (ORC-2 / OBR-2) and filler (ORC-3 / OBR-3) order numbers as typed Identifiers."""
+    out = []
+    for n, code in ((2, "PLAC"), (3, "FILL")):
+        text = (ctx.first(orc_seg, n) if orc_seg else "") or (ctx.first(detail, n) if detail and detail.name == "OBR" else "")
+        ident = ei(text, ctx.enc, ctx.sender_system)
+        if ident:
+            ident["type"] = {"coding": [{"system": V2 + "0203", "code": code}]}
+            out.append(ident)
+    return out
+
+
+def order_status(ctx: Ctx, orc_seg: Segment | None, default: str) -> str:
+    """ORC-5 (order status) first, then ORC-1 (order control), per the IG concept maps."""
+    if orc_seg is not None:
+        for table, n in (("OrderStatus", 5), ("OrderControlCode[ServiceRequest.status]", 1)):
+            mapped = lookup(table, ctx.leaf(orc_seg, n))
+            if mapped:
+                return mapped[0]
+    return default
+
+
+def _key(ctx: Ctx, rtype: str, idents: list[dict], fallback: str) -> tuple[str, dict | None]:
+    ident = next((i for i in idents if i["type"]["coding"][0]["code"] == "FILL"), idents[0] if idents else None)
+    if ident:
+        return f"{rtype}|{ident.get('system', '')}|{ident['value']}", ident
+    return f"{rtype}|{ctx.patient_key}|{fallback}", None
+
+
+def obr(ctx: Ctx, seg: Segment) -> None:
+    """OBR (+ the pending ORC) -> ServiceRequest, and a DiagnosticReport in result messages."""
+    orc_seg = ctx.group.get("orc") if not ctx.group.get("detail") else None
+    code = cwe(ctx.first(seg, 4), ctx.enc)
+    if code is None:
+        raise ParseError("required field OBR-4 (universal service identifier) is empty", location="OBR-4", hl7_code=101)
+    idents = order_identifiers(ctx, orc_seg, seg)
+    sr_ref, sr = _service_request(ctx, orc_seg, seg, code, idents)
+    ctx.group = {"orc": orc_seg, "detail": seg, "sr": sr, "sr_ref": sr_ref, "sr_key": ctx.group.get("sr_key")}
+    ctx.last = sr
+    if ctx.msg.message_type in _RESULT_MESSAGES:
+        _report(ctx, seg, code, idents, sr_ref)
+
+
+def _service_request(ctx: Ctx, orc_seg: Segment | None, seg: Segment, code: dict,
+                     idents: list[dict]) -> tuple[str, dict]:
+    res = profiled({"resourceType": "ServiceRequest"}, "us-core-servicerequest")
+    if idents:
+        res["identifier"] = idents
+    res["status"] = order_status(ctx, orc_seg, "completed" if ctx.msg.message_type in _RESULT_MESSAGES else "active")
+    res["intent"] = "order"
+    res["code"] = code
+    ctx.subject(res)
+    if ctx.encounter:
+        res["encounter"] = {"reference": ctx.encounter}
+    priority = _PRIORITY.get(ctx.leaf(seg, 5) or ctx.leaf(seg, 27, 6))
+    if priority:
+        res["priority"] = priority
+    authored = dtm((ctx.leaf(orc_seg, 9) if orc_seg else "") or ctx.leaf(seg, 6), ctx.tz, "ORC-9")
+    if authored:
+        res["authoredOn"] = authored
+    requester = (ctx.first(orc_seg, 12) if orc_seg else "") or ctx.first(seg, 16)
+    ref = ctx.practitioner(requester) if requester else None
+    if ref:
+        res["requester"] = {"reference": ref}
+    reasons = [c for c in (cwe(r, ctx.enc) for r in ctx.reps(seg, 31)) if c]
+    if reasons:
+        res["reasonCode"] = reasons
+    key, ident = _key(ctx, "ServiceRequest", idents, f"{code.get('coding', [{}])[0].get('code', '')}|{authored}")
+    ctx.group["sr_key"] = key
+    return ctx.bundle.add(res, key, ident), res
+
+
+def _report(ctx: Ctx, seg: Segment, code: dict, idents: list[dict], sr_ref: str) -> None:
+    res: dict = {"resourceType": "DiagnosticReport"}
+    if idents:
+        res["identifier"] = [dict(i) for i in idents]
+    res["basedOn"] = [{"reference": sr_ref}]
+    status = lookup("ResultStatus[Non-Queries]", ctx.leaf(seg, 25))
+    res["status"] = status[0] if status else ("final" if not ctx.leaf(seg, 25) else "unknown")
+    section = ctx.leaf(seg, 24)
+    note = _NOTE_CATEGORY.get(section)
+    if note:
+        profiled(res, "us-core-diagnosticreport-note")
+        res["category"] = [{"coding": [{"system": "http://loinc.org", "code": note[0], "display": note[1]}]}]
+    else:
+        profiled(res, "us-core-diagnosticreport-lab")
+        res["category"] = [{"coding": [{"system": V2 + "0074", "code": "LAB", "display": "Laboratory"}]}]
+        if section and section != "LAB":
+            res["category"].append({"coding": [{"system": V2 + "0074", "code": section}]})
+    res["code"] = code
+    ctx.subject(res, required=False)
+    if ctx.encounter:
+        res["encounter"] = {"reference": ctx.encounter}
+    start = dtm(ctx.leaf(seg, 7), ctx.tz, "OBR-7")
+    end = dtm(ctx.leaf(seg, 8), ctx.tz, "OBR-8")
+    if start and end:
+        res["effectivePeriod"] = {"start": start, "end": end}
+    elif start:
+        res["effectiveDateTime"] = start
+    issued = instant(dtm(ctx.leaf(seg, 22), ctx.tz, "OBR-22"))
+    if issued:
+        res["issued"] = issued
+    interpreter = _ndl_practitioner(ctx, ctx.first(seg, 32))
+    if interpreter:
+        res["resultsInterpreter"] = [{"reference": interpreter}]
+    key, ident = _key(ctx, "DiagnosticReport", idents, f"{code.get('coding', [{}])[0].get('code', '')}|{start}")
+    ctx.group["dr"] = res
+    ctx.group["dr_ref"] = ctx.bundle.add(res, key, ident)
+    ctx.group["dr_key"] = key
+
+
+def _ndl_practitioner(ctx: Ctx, text: str) -> str | None:
+    """NDL-1 is a CNN in subcomponents; rebuild it as an XCN to reuse the practitioner builder."""
+    if not text:
+        return None
+    subs = Comps(text, ctx.enc).parts[0].split(ctx.enc.subcomponent)
+    subs += [""] * (11 - len(subs))
+    sub = ctx.enc.subcomponent
+    xcn = ctx.enc.component.join(subs[:8] + [sub.join(subs[8:11])])
+    return ctx.practitioner(xcn)
+
+
+def tq1(ctx: Ctx, seg: Segment) -> None:
+    """TQ1-7/8 -> occurrence period of the current ServiceRequest; TQ1-9 -> priority."""
+    res = ctx.group.get("sr") or ctx.group.get("mr")
+    if not isinstance(res, dict):
+        return
+    start = dtm(ctx.leaf(seg, 7), ctx.tz, "TQ1-7")
+    end = dtm(ctx.leaf(seg, 8), ctx.tz, "TQ1-8")
+    priority = _PRIORITY.get(ctx.leaf(seg, 9))
+    if priority:
+        res["priority"] = priority
+    if res["resourceType"] == "ServiceRequest" and (start or end):
+        res["occurrencePeriod"] = {k: v for k, v in (("start", start), ("end", end)) if v}
+    elif start or end:
+        ctx.group["timing"] = {"repeat": {"boundsPeriod": {k: v for k, v in (("start", start), ("end", end)) if v}}}
+
+
+def spm(ctx: Ctx, seg: Segment) -> None:
+    """SPM -> Specimen (US Core), referenced from the current request, report and results."""
+    res = profiled({"resourceType": "Specimen"}, "us-core-specimen")
+    f = Comps(ctx.first(seg, 2), ctx.enc)
+    idents = []
+    for i in (1, 2):
+        sub = f.subs(i)
+        if sub and sub[0]:
+            ident = ei(ctx.enc.component.join(sub[:4]), ctx.enc, ctx.sender_system)
+            if ident:
+                idents.append(ident)
+    if idents:
+        res["identifier"] = idents
+    res["type"] = cwe(ctx.first(seg, 4), ctx.enc) or absent()
+    ctx.subject(res, required=False)
+    collection: dict = {}
+    collected = Comps(ctx.first(seg, 17), ctx.enc)
+    start, end = dtm(collected.c(1), ctx.tz, "SPM-17"), dtm(collected.c(2), ctx.tz, "SPM-17")
+    if start and end:
+        collection["collectedPeriod"] = {"start": start, "end": end}
+    elif start:
+        collection["collectedDateTime"] = start
+    for n, key in ((7, "method"), (8, "bodySite")):
+        concept = cwe(ctx.first(seg, n), ctx.enc)
+        if concept:
+            collection[key] = concept
+    if collection:
+        res["collection"] = collection
+    received = dtm(ctx.leaf(seg, 18), ctx.tz, "SPM-18")
+    if received:
+        res["receivedTime"] = received
+    conditions = [c for c in (cwe(r, ctx.enc) for r in ctx.reps(seg, 24)) if c]
+    if conditions:
+        res["condition"] = conditions
+    owner = ctx.group.get("dr_key") or ctx.group.get("sr_key") or ""
+    ident = idents[0] if idents else None
+    key = f"Specimen|{ident.get('system', '')}|{ident['value']}" if ident else f"Specimen|{owner}|{ctx.leaf(seg, 1)}"
+    ref = ctx.bundle.add(res, key, ident)
+    for holder in ("sr", "dr"):
+        target = ctx.group.get(holder)
+        if isinstance(target, dict):
+            target.setdefault("specimen", []).append({"reference": ref})
+    ctx.group["specimen_ref"] = ref
+    ctx.last = res
+
+
+def nte(ctx: Ctx, seg: Segment) -> None:
+    """NTE-3 -> a note on the resource the NTE follows (Appointment: comment)."""
+    text = "\n".join(ctx.enc.unescape(r) for r in ctx.reps(seg, 3))
+    target = ctx.last
+    if not text or target is None:
+        return
+    rtype = target["resourceType"]
+    if rtype == "DiagnosticReport" and isinstance(ctx.group.get("sr"), dict):
+        target = ctx.group["sr"]
+        rtype = "ServiceRequest"
+    if rtype in _NOTE_TYPES:
+        target.setdefault("note", []).append({"text": text})
+    elif rtype == "Appointment":
+        target["comment"] = f"{target['comment']}\n{text}" if "comment" in target else text

@@ -1,0 +1,233 @@
+"""PID, PD1, NK1 and MRG to Patient / RelatedPerson (IG PID[Patient], NK1[RelatedPerson], MRG)."""
+
+from __future__ import annotations
+
+from hl7bridge.engine.errors import ParseError
+from hl7bridge.transforms.fhir.profiles import FHIR_EXT, US_CORE, absent, profiled
+from hl7bridge.transforms.hl7v2.codes import lookup
+from hl7bridge.transforms.hl7v2.context import Ctx
+from hl7bridge.transforms.hl7v2.datatypes import Comps, cwe, cx, date_of, dtm, table_concept, xad, xpn, xtn
+from hl7bridge.transforms.hl7v2.message import Segment
+
+__all__ = ["patient", "pd1", "nk1", "merge"]
+
+CDCREC = "urn:oid:2.16.840.1.113883.6.238"
+_MERGE_EVENTS = frozenset(("A18", "A30", "A34", "A36", "A39", "A40", "A41", "A42"))
+_OMB_RACE = {"1002-5", "2028-9", "2054-5", "2076-8", "2106-3"}
+_OLD_RACE = {"W": "2106-3", "B": "2054-5", "A": "2028-9", "I": "1002-5", "P": "2076-8"}
+_ETHNICITY = {"H": "2135-2", "N": "2186-5", "2135-2": "2135-2", "2186-5": "2186-5"}
+_DISPLAY = {"1002-5": "American Indian or Alaska Native", "2028-9": "Asian", "2054-5": "Black or African American",
+            "2076-8": "Native Hawaiian or Other Pacific Islander", "2106-3": "White",
+            "2135-2": "Hispanic or Latino", "2186-5": "Not Hispanic or Latino"}
+
+
+def patient(ctx: Ctx, seg: Segment) -> str:
+    """PID -> Patient (US Core); sets ``ctx.patient``."""
+    idents = _identifiers(ctx, seg)
+    if not idents:
+        raise ParseError("required field PID-3 (patient identifier list) is empty", location="PID-3", hl7_code=101)
+    res = profiled({"resourceType": "Patient"}, "us-core-patient")
+    res["identifier"] = idents
+    res["name"] = [n for n in (xpn(r, ctx.enc) for r in ctx.reps(seg, 5) + ctx.reps(seg, 9)) if n] or [absent()]
+    _demographics(ctx, seg, res)
+    _extensions(ctx, seg, res)
+    key_ident = next((i for i in idents if _type(i) == "MR"), idents[0])
+    ctx.patient_key = f"Patient|{key_ident.get('system', '')}|{key_ident['value']}"
+    ctx.patient = ctx.bundle.add(res, ctx.patient_key, key_ident)
+    ctx.patient_res = res
+    ctx.last = res
+    return ctx.patient
+
+
+def _type(ident: dict) -> str:
+    return ident.get("type", {}).get("coding", [{}])[0].get("code", "")
+
+
+def _identifiers(ctx: Ctx, seg: Segment) -> list[dict]:
+    out = [i for r in ctx.reps(seg, 3) + ctx.reps(seg, 2) + ctx.reps(seg, 4)
+           if (i := cx(r, ctx.enc, ctx.sender_system))]
+    ssn = ctx.leaf(seg, 19)
+    if ssn:
+        out.append({"system": "http://hl7.org/fhir/sid/us-ssn", "value": ssn,
+                    "type": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v2-0203", "code": "SS"}]}})
+    dl = Comps(ctx.first(seg, 20), ctx.enc)
+    if dl.c(1):
+        system = "urn:hl7bridge:id:drivers-license" + (f":{dl.c(2)}" if dl.c(2) else "")
+        out.append({"system": system, "value": dl.c(1),
+                    "type": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v2-0203", "code": "DL"}]}})
+    seen: set[tuple[str, str]] = set()
+    unique = []
+    for ident in out:
+        pair = (ident.get("system", ""), ident["value"])
+        if pair not in seen:
+            seen.add(pair)
+            unique.append(ident)
+    return unique
+
+
+def _demographics(ctx: Ctx, seg: Segment, res: dict) -> None:
+    gender = lookup("AdministrativeSex", ctx.leaf(seg, 8))
+    res["gender"] = gender[0] if gender else "unknown"  # US Core: gender 1..1
+    born = dtm(ctx.leaf(seg, 7), ctx.tz, "PID-7")
+    if born:
+        res["birthDate"] = date_of(born)
+        if len(born) > 10:
+            res["_birthDate"] = {"extension": [{"url": FHIR_EXT + "patient-birthTime", "valueDateTime": born}]}
+    addresses = [a for a in (xad(r, ctx.enc) for r in ctx.reps(seg, 11)) if a]
+    county = ctx.leaf(seg, 12)
+    if county and addresses and "district" not in addresses[0]:
+        addresses[0]["district"] = county
+    if addresses:
+        res["address"] = addresses
+    telecom = _telecom(ctx, seg, 13, "home") + _telecom(ctx, seg, 14, "work") + _telecom(ctx, seg, 40, "")
+    if telecom:
+        res["telecom"] = telecom
+    language = cwe(ctx.first(seg, 15), ctx.enc)
+    if language:
+        _language_system(language)
+        res["communication"] = [{"language": language}]
+    marital = ctx.leaf(seg, 16)
+    if marital:
+        res["maritalStatus"] = table_concept(marital, "MaritalStatus", "0002")
+    deceased = dtm(ctx.leaf(seg, 29), ctx.tz, "PID-29")
+    if deceased:
+        res["deceasedDateTime"] = deceased
+    elif ctx.leaf(seg, 30) in ("Y", "N"):
+        res["deceasedBoolean"] = ctx.leaf(seg, 30) == "Y"
+    order = ctx.leaf(seg, 25)
+    if order.isdigit():
+        res["multipleBirthInteger"] = int(order)
+    elif ctx.leaf(seg, 24) in ("Y", "N"):
+        res["multipleBirthBoolean"] = ctx.leaf(seg, 24) == "Y"
+
+
+def _telecom(ctx: Ctx, seg: Segment, n: int, default_use: str) -> list[dict]:
+    out = []
+    for rep in ctx.reps(seg, n):
+        point = xtn(rep, ctx.enc)
+        if point:
+            if default_use and "use" not in point:
+                point["use"] = default_use
+            out.append(point)
+    return out
+
+
+def _language_system(concept: dict) -> None:
+    # PID-15 codes are usually ISO 639 / BCP 47 tags; US Core binds language to urn:ietf:bcp:47.
+    for coding in concept.get("coding", []):
+        code = coding.get("code", "")
+        if coding.get("system", "").endswith(("v2-0296", "ISO639")) or "system" not in coding:
+            if 2 <= len(code.split("-")[0]) <= 3 and code.replace("-", "").isalpha():
+                coding["system"] = "urn:ietf:bcp:47"
+
+
+def _extensions(ctx: Ctx, seg: Segment, res: dict) -> None:
+    ext = []
+    race = _category_extension(ctx, seg, 10, "us-core-race")
+    if race:
+        ext.append(race)
+    ethnicity = _category_extension(ctx, seg, 22, "us-core-ethnicity")
+    if ethnicity:
+        ext.append(ethnicity)
+    maiden = xpn(ctx.first(seg, 6), ctx.enc)
+    if maiden and maiden.get("family"):
+        ext.append({"url": FHIR_EXT + "patient-mothersMaidenName", "valueString": maiden["family"]})
+    religion = cwe(ctx.first(seg, 17), ctx.enc)
+    if religion:
+        ext.append({"url": FHIR_EXT + "patient-religion", "valueCodeableConcept": religion})
+    birthplace = ctx.leaf(seg, 23)
+    if birthplace:
+        ext.append({"url": FHIR_EXT + "patient-birthPlace", "valueAddress": {"text": birthplace}})
+    if ext:
+        res["extension"] = ext
+
+
+def _category_extension(ctx: Ctx, seg: Segment, n: int, name: str) -> dict | None:
+    """PID-10 / PID-22 -> US Core race / ethnicity (OMB categories, CDC detailed codes, text)."""
+    parts: list[dict] = []
+    texts: list[str] = []
+    for rep in ctx.reps(seg, n):
+        f = Comps(rep, ctx.enc)
+        code, display = f.c(1), f.c(2)
+        omb = (_OLD_RACE.get(code) or (code if code in _OMB_RACE else None)) if n == 10 else _ETHNICITY.get(code)
+        if omb:
+            parts.append({"url": "ombCategory", "valueCoding": {"system": CDCREC, "code": omb, "display": _DISPLAY[omb]}})
+        elif code and (f.c(3) == "CDCREC" or "-" in code and code.replace("-", "").isdigit()):
+            parts.append({"url": "detailed", "valueCoding": {"system": CDCREC, "code": code}})
+        elif code in ("U", "UNK", "ASKU"):
+            parts.append({"url": "ombCategory", "valueCoding": {
+                "system": "http://terminology.hl7.org/CodeSystem/v3-NullFlavor", "code": "ASKU" if code == "ASKU" else "UNK"}})
+        label = display or (_DISPLAY.get(omb, "") if omb else "") or code
+        if label:
+            texts.append(label)
+    if not texts:
+        return None
+    parts.append({"url": "text", "valueString": ", ".join(dict.fromkeys(texts))})
+    return {"url": US_CORE + name, "extension": parts}
+
+
+def pd1(ctx: Ctx, seg: Segment) -> None:
+    """PD1-3 / PD1-4 -> Patient.generalPractitioner."""
+    res = ctx.patient_res
+    if res is None:
+        return
+    refs = [r for r in (ctx.organization(x) for x in ctx.reps(seg, 3)) if r]
+    refs += [r for r in (ctx.practitioner(x) for x in ctx.reps(seg, 4)) if r]
+    if refs:
+        res["generalPractitioner"] = [{"reference": r} for r in refs]
+
+
+def nk1(ctx: Ctx, seg: Segment) -> None:
+    """NK1 -> RelatedPerson (US Core)."""
+    if not ctx.patient:
+        return
+    res = profiled({"resourceType": "RelatedPerson", "active": True}, "us-core-relatedperson")
+    res["patient"] = {"reference": ctx.patient}
+    names = [n for n in (xpn(r, ctx.enc) for r in ctx.reps(seg, 2)) if n]
+    if names:
+        res["name"] = names
+    relationship = [c for c in (table_concept(ctx.leaf(seg, 3), "Relationship", "0063"),
+                                table_concept(ctx.leaf(seg, 7), "ContactRole", "0131")) if c]
+    if relationship:
+        res["relationship"] = relationship
+    addresses = [a for a in (xad(r, ctx.enc) for r in ctx.reps(seg, 4)) if a]
+    if addresses:
+        res["address"] = addresses
+    telecom = _telecom(ctx, seg, 5, "home") + _telecom(ctx, seg, 6, "work") + _telecom(ctx, seg, 40, "")
+    if telecom:
+        res["telecom"] = telecom
+    gender = lookup("AdministrativeSex", ctx.leaf(seg, 15))
+    if gender:
+        res["gender"] = gender[0]
+    born = dtm(ctx.leaf(seg, 16), ctx.tz, "NK1-16")
+    if born:
+        res["birthDate"] = date_of(born)
+    start, end = dtm(ctx.leaf(seg, 8), ctx.tz, "NK1-8"), dtm(ctx.leaf(seg, 9), ctx.tz, "NK1-9")
+    if start or end:
+        res["period"] = {k: v for k, v in (("start", start), ("end", end)) if v}
+    idents = [i for r in ctx.reps(seg, 33) if (i := cx(r, ctx.enc, ctx.sender_system))]
+    if idents:
+        res["identifier"] = idents
+    name = names[0] if names else {}
+    key = f"RelatedPerson|{ctx.patient_key}|{name.get('family', '')}|{'.'.join(name.get('given', []))}|{ctx.leaf(seg, 3)}"
+    ctx.bundle.add(res, key)
+    ctx.last = res
+
+
+def merge(ctx: Ctx, seg: Segment) -> None:
+    """MRG (A40 and kin) -> the merged-away Patient, inactive and linked to the survivor."""
+    if not ctx.patient:
+        return
+    olds = [i for r in ctx.reps(seg, 1) if (i := cx(r, ctx.enc, ctx.sender_system))]
+    if not olds and ctx.event not in _MERGE_EVENTS:
+        return  # e.g. A06 / A07: MRG names a prior account or visit, not a patient to merge
+    if not olds:
+        raise ParseError("required field MRG-1 (prior patient identifier list) is empty", location="MRG-1", hl7_code=101)
+    survivor = ctx.patient_res or {}
+    old = {k: v for k, v in survivor.items() if k not in ("identifier", "id", "link")}
+    old.update(identifier=olds, active=False, link=[{"other": {"reference": ctx.patient}, "type": "replaced-by"}])
+    prior_name = xpn(ctx.first(seg, 7), ctx.enc)
+    if prior_name:
+        old["name"] = [prior_name]
+    ref = ctx.bundle.add(old, f"Patient|{olds[0].get('system', '')}|{olds[0]['value']}", olds[0])
+    survivor.setdefault("link", []).append({"other": {"reference": ref}, "type": "replaces"})

@@ -1,0 +1,99 @@
+"""SCH, AIS, AIP and AIL to Appointment (IG SCH[Appointment], AIS/AIP/AIL[Appointment])."""
+
+from __future__ import annotations
+
+from hl7bridge.engine.errors import ParseError
+from hl7bridge.transforms.hl7v2.codes import lookup
+from hl7bridge.transforms.hl7v2.context import Ctx
+from hl7bridge.transforms.hl7v2.datatypes import Comps, cwe, dtm, ei
+from hl7bridge.transforms.hl7v2.message import Segment
+
+__all__ = ["appointment", "service", "resource_person", "resource_location"]
+
+_EVENT_STATUS = {"S12": "booked", "S13": "booked", "S14": "booked", "S15": "cancelled", "S17": "entered-in-error",
+                 "S26": "noshow", "S16": "cancelled"}
+
+
+def appointment(ctx: Ctx, seg: Segment) -> None:
+    """SCH -> Appointment; the patient from PID joins as a participant."""
+    idents = [i for i in (ei(ctx.first(seg, n), ctx.enc, ctx.sender_system) for n in (1, 2)) if i]
+    if not idents:
+        raise ParseError("SCH has neither a placer (SCH-1) nor a filler (SCH-2) appointment id",
+                         location="SCH-1", hl7_code=101)
+    res: dict = {"resourceType": "Appointment", "identifier": idents}
+    status = lookup("FillerStatusCodes[Appointment]", ctx.leaf(seg, 25))
+    res["status"] = status[0] if status else _EVENT_STATUS.get(ctx.event, "booked")
+    reason = cwe(ctx.first(seg, 7), ctx.enc)
+    if reason:
+        res["reasonCode"] = [reason]
+    kind = cwe(ctx.first(seg, 8), ctx.enc)
+    if kind:
+        res["appointmentType"] = kind
+    timing = Comps(ctx.first(seg, 11), ctx.enc)
+    start, end = dtm(timing.c(4), ctx.tz, "SCH-11"), dtm(timing.c(5), ctx.tz, "SCH-11")
+    _times(res, start, end)
+    duration = ctx.leaf(seg, 9)
+    if duration.isdigit() and int(duration) > 0 and ctx.leaf(seg, 10, 1) in ("", "MIN", "min"):
+        res["minutesDuration"] = int(duration)
+    participants = []
+    if ctx.patient:
+        participants.append({"actor": {"reference": ctx.patient}, "status": "accepted"})
+    for n in (12, 16, 20):
+        ref = ctx.practitioner(ctx.first(seg, n)) if ctx.first(seg, n) else None
+        if ref:
+            participants.append({"actor": {"reference": ref}, "status": "accepted"})
+    res["participant"] = participants or [{"status": "needs-action",
+                                           "type": [{"text": "unknown"}]}]
+    ident = idents[-1]
+    ctx.bundle.add(res, f"Appointment|{ident.get('system', '')}|{ident['value']}", ident)
+    ctx.group = {"appointment": res}
+    ctx.last = res
+
+
+def _times(res: dict, start: str | None, end: str | None) -> None:
+    # Appointment.start / end are instants: keep them only at full precision.
+    if start and len(start) >= 20:
+        res["start"] = start
+    if end and len(end) >= 20:
+        res["end"] = end
+
+
+def _current(ctx: Ctx) -> dict | None:
+    found = ctx.group.get("appointment")
+    return found if isinstance(found, dict) else None
+
+
+def service(ctx: Ctx, seg: Segment) -> None:
+    """AIS-3 -> Appointment.serviceType; AIS-4 start when SCH gave none."""
+    res = _current(ctx)
+    if res is None:
+        return
+    concept = cwe(ctx.first(seg, 3), ctx.enc)
+    if concept:
+        res.setdefault("serviceType", []).append(concept)
+    if "start" not in res:
+        _times(res, dtm(ctx.leaf(seg, 4), ctx.tz, "AIS-4"), None)
+
+
+def resource_person(ctx: Ctx, seg: Segment) -> None:
+    """AIP-3 -> a practitioner participant, AIP-4 its role."""
+    res = _current(ctx)
+    if res is None:
+        return
+    ref = ctx.practitioner(ctx.first(seg, 3)) if ctx.first(seg, 3) else None
+    if ref:
+        entry: dict = {"actor": {"reference": ref}, "status": "accepted"}
+        role = cwe(ctx.first(seg, 4), ctx.enc)
+        if role:
+            entry["type"] = [role]
+        res["participant"].append(entry)
+
+
+def resource_location(ctx: Ctx, seg: Segment) -> None:
+    """AIL-3 -> a location participant."""
+    res = _current(ctx)
+    if res is None:
+        return
+    ref = ctx.location(ctx.first(seg, 3)) if ctx.first(seg, 3) else None
+    if ref:
+        res["participant"].append({"actor": {"reference": ref}, "status": "accepted"})
