@@ -221,3 +221,8 @@ engine:
         retry: {{max_attempts: {max_attempts}, initial_backoff_ms: 50, max_backoff_secs: 1}}
       archive: {{type: file, directory: "{archive}"}}
 """
+
+
+def mark_mapped(payload: Any) -> None:
+    """Mapping code used by tests as a `python:` step: tags MSH-5 (receiving application)."""
+    payload.data.set("MSH-5", "MAPPED")

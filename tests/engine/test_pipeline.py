@@ -1,0 +1,164 @@
+"""The pipeline in one process: filters, steps, destinations, failure isolation -- with real
+sockets (MLLP in, HTTP and MLLP out) and a real SQLite store, on the embedded broker."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from hl7bridge.channels.load import load_config_text
+from hl7bridge.connectors.mllp import MllpClient, MllpServer
+from hl7bridge.engine.app import Engine
+from hl7b_testkit import HttpReceiver, free_port, hl7, msa
+
+Start = Callable[[str], Awaitable[tuple[Engine, MllpClient]]]
+
+
+@pytest.fixture()
+async def start(tmp_path: Path) -> AsyncIterator[Start]:
+    engines: list[tuple[Engine, MllpClient]] = []
+
+    async def run(channel_yaml: str) -> tuple[Engine, MllpClient]:
+        port = free_port()
+        config = load_config_text(f"""
+engine: {{store: "sqlite:///{tmp_path}/s.db", broker: embedded}}
+channels:
+  feed:
+    source: {{type: mllp, listen: "127.0.0.1:{port}"}}
+{channel_yaml}""")
+        engine = Engine(config, config_dir=tmp_path)
+        await engine.start()
+        client = MllpClient("127.0.0.1", port, timeout_secs=10)
+        engines.append((engine, client))
+        return engine, client
+
+    yield run
+    for engine, client in engines:
+        await client.close()
+        await engine.stop()
+
+
+async def wait_rows(engine: Engine, sql: str, count: int, timeout: float = 15) -> list:
+    async def poll() -> list:
+        while True:
+            rows = await engine.store.read(lambda c: c.execute(text(sql)).all())
+            if len(rows) >= count:
+                return rows
+            await asyncio.sleep(0.02)
+    return await asyncio.wait_for(poll(), timeout)
+
+
+async def test_filters_by_type_and_field_then_steps_map_the_message(start: Start, tmp_path: Path) -> None:
+    (tmp_path / "wards.csv").write_text("W1,NORTHWING\n")
+    engine, client = await start(f"""
+    filter:
+      message_types: [ADT^A01, ADT^A08]
+      conditions: [{{path: "PID-3[1].4", equals: HOSP}}]
+    steps:
+      - set: {{path: MSH-6, value: CENTRAL}}
+      - copy: {{from: "PID-3[1].1", to: PID-2}}
+      - map: {{path: PV1-3.1, csv: wards.csv, default: UNKNOWN}}
+      - python: "hl7b_testkit:mark_mapped"
+    destinations:
+      out: {{type: file, directory: "{tmp_path}/out"}}
+""")
+    assert msa(await client.send(hl7("K1", extra="PV1|1|I|W1^101")))[0] == "AA"
+    assert msa(await client.send(hl7("K2", message_type="ADT^A03")))[0] == "AA"      # other event
+    assert msa(await client.send(hl7("K3").replace(b"^HOSP^", b"^OTHER^")))[0] == "AA"  # other facility
+    rows = await wait_rows(engine, "select control_id, status from messages where status != 'RECEIVED'", 3)
+    assert dict(rows) == {"K1": "DELIVERED", "K2": "FILTERED", "K3": "FILTERED"}
+    written = next((tmp_path / "out").iterdir()).read_bytes().split(b"\r")
+    assert written[0].split(b"|")[4:6] == [b"MAPPED", b"CENTRAL"]
+    pid = next(s for s in written if s.startswith(b"PID")).split(b"|")
+    assert pid[2] == b"P100"
+    assert next(s for s in written if s.startswith(b"PV1")).split(b"|")[3] == b"NORTHWING^101"
+
+
+async def test_a_failing_destination_does_not_hold_up_another(start: Start) -> None:
+    down, up = HttpReceiver(default_status=503), HttpReceiver()
+    try:
+        engine, client = await start(f"""
+    destinations:
+      down: {{type: http, endpoint: "{down.url}", retry: {{max_attempts: 50, initial_backoff_ms: 200}}}}
+      up: {{type: http, endpoint: "{up.url}"}}
+""")
+        for i in range(10):
+            assert msa(await client.send(hl7(f"F{i}")))[0] == "AA"
+        await asyncio.to_thread(up.wait_for, 10)
+        rows = await wait_rows(engine, "select status from deliveries where destination = 'up' and status = 'DELIVERED'", 10)
+        assert len(rows) == 10
+        pending = await engine.store.read(lambda c: c.execute(text(
+            "select count(*) from deliveries where destination = 'down' and status = 'QUEUED'")).scalar_one())
+        assert pending == 10
+    finally:
+        down.close()
+        up.close()
+
+
+class FakeLis:
+    """A LIS on a real MLLP socket answering each message with the next scripted ACK code."""
+
+    def __init__(self, codes: list[str]) -> None:
+        self.codes = codes
+        self.received: list[bytes] = []
+        self.server = MllpServer("127.0.0.1", 0, self.answer)
+
+    async def answer(self, message: bytes, peer: str) -> bytes:
+        self.received.append(message)
+        code = self.codes.pop(0) if self.codes else "AA"
+        control_id = message.split(b"\r")[0].split(b"|")[9]
+        echoed = b"WRONG" if code == "MISMATCH" else control_id
+        code = "AA" if code == "MISMATCH" else code
+        return b"MSH|^~\\&|LIS|LAB|HL7BRIDGE|HOSP|20240101||ACK|A1|P|2.5.1\rMSA|" + code.encode() + b"|" + echoed + b"\r"
+
+
+@pytest.mark.parametrize("codes, status, attempts", [
+    (["AA"], "DELIVERED", ["success"]),
+    (["AE", "AA"], "DELIVERED", ["retry", "success"]),
+    (["MISMATCH", "CA"], "DELIVERED", ["retry", "success"]),
+    (["AR"], "DEAD_LETTERED", ["dead_letter"]),
+    (["CR"], "DEAD_LETTERED", ["dead_letter"]),
+])
+async def test_an_mllp_destination_is_decided_by_the_peers_ack(start: Start, codes: list[str], status: str,
+                                                              attempts: list[str]) -> None:
+    lis = FakeLis(list(codes))
+    await lis.server.start()
+    try:
+        engine, client = await start(f"""
+    destinations:
+      lis: {{type: mllp, endpoint: "127.0.0.1:{lis.server.port}", timeout_secs: 5,
+            retry: {{max_attempts: 3, initial_backoff_ms: 20}}}}
+""")
+        assert msa(await client.send(hl7("L1")))[0] == "AA"
+        rows = await wait_rows(engine, f"select status from deliveries where status = '{status}'", 1)
+        assert rows
+        history = await engine.store.read(lambda c: c.execute(text(
+            "select outcome from attempts order by number")).scalars().all())
+        assert history == attempts
+        assert all(m.split(b"\r")[0].split(b"|")[9] == b"L1" for m in lis.received)
+    finally:
+        await lis.server.stop()
+
+
+async def test_hl7v2_to_fhir_feeds_an_http_destination_with_a_fhir_bundle(start: Start) -> None:
+    receiver = HttpReceiver()
+    try:
+        engine, client = await start(f"""
+    steps: [hl7v2_to_fhir]
+    destinations:
+      patient_service: {{type: http, endpoint: "{receiver.url}"}}
+""")
+        fixture = Path(__file__).resolve().parents[1] / "fixtures" / "hl7v2" / "adt_a01.hl7"
+        assert msa(await client.send(fixture.read_bytes()))[0] == "AA"
+        request = (await asyncio.to_thread(receiver.wait_for, 1))[0]
+        bundle = json.loads(request.body)
+        assert request.headers["content-type"] == "application/fhir+json"
+        assert bundle["resourceType"] == "Bundle" and bundle["type"] == "transaction"
+        assert any(e["resource"]["resourceType"] == "Patient" for e in bundle["entry"])
+    finally:
+        receiver.close()
