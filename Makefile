@@ -19,5 +19,11 @@ run: install
 test: install
 	$(BIN)/pytest
 
+bench: install
+	$(BIN)/python -m hl7bridge.bench.run
+
+bench-quick: install
+	$(BIN)/python -m hl7bridge.bench.run --quick
+
 clean:
 	rm -rf $(VENV) var .pytest_cache
