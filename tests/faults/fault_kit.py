@@ -1,0 +1,108 @@
+"""Helpers shared by the fault tests: engine start-up, ledger reads through the CLI, senders."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections import defaultdict
+from pathlib import Path
+
+from hl7b_testkit import EngineProcess, HttpReceiver, MllpTestClient, Received, engine_config, free_port, hl7, msa
+
+
+def start_engine(tmp_path: Path, receiver: HttpReceiver, *, store: str, broker: str, channel: str,
+                 port: int | None = None) -> tuple[EngineProcess, int]:
+    port = port or free_port()
+    text = engine_config(store=store, broker=broker, port=port, http_url=receiver.url, channel=channel,
+                         archive=str(tmp_path / "archive"))
+    return EngineProcess(tmp_path, text).start(), port
+
+
+def list_json(engine: EngineProcess, *args: str) -> list[dict]:
+    result = engine.cli("messages", "list", "--json", "--limit", "100000", *args)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def control_ids(rows: list[dict]) -> set[str]:
+    return {row["control_id"] for row in rows}
+
+
+def delivered_ids(engine: EngineProcess) -> set[str]:
+    return control_ids(list_json(engine, "--status", "DELIVERED"))
+
+
+def body_control_id(request: Received) -> str:
+    """MSH-10 of a delivered HL7v2 body (the test channel has no transform steps)."""
+    return request.body.split(b"\r", 1)[0].split(b"|")[9].decode()
+
+
+def keys_by_control_id(receiver: HttpReceiver) -> dict[str, list[str]]:
+    """Every Idempotency-Key the receiver saw, per delivered message, in arrival order."""
+    with receiver.lock:
+        requests = list(receiver.requests)
+    keys: dict[str, list[str]] = defaultdict(list)
+    for request in requests:
+        keys[body_control_id(request)].append(request.headers["idempotency-key"])
+    return keys
+
+
+class StreamSender(threading.Thread):
+    """Sends ``control_ids`` over one MLLP connection, one at a time, recording each AA'd id.
+
+    The engine may vanish mid-stream (a kill or a stop): the thread then simply ends.
+    """
+
+    def __init__(self, port: int, ids: list[str]) -> None:
+        super().__init__(daemon=True)
+        self.port, self.ids = port, ids
+        self.acked: list[str] = []
+        self.other: list[tuple[str, str]] = []  # any answer that was not AA for the id sent
+
+    def run(self) -> None:
+        try:
+            client = MllpTestClient(self.port, timeout=30)
+        except OSError:
+            return
+        try:
+            for control_id in self.ids:
+                code, echoed = msa(client.send(hl7(control_id)))
+                if code == "AA" and echoed == control_id:
+                    self.acked.append(control_id)
+                else:
+                    self.other.append((code, echoed))
+        except (OSError, ConnectionError):
+            pass  # the engine went away mid-stream
+        finally:
+            client.close()
+
+
+def start_senders(port: int, prefix: str, total: int, connections: int) -> list[StreamSender]:
+    senders = [StreamSender(port, [f"{prefix}{i}" for i in range(c, total, connections)])
+               for c in range(connections)]
+    for sender in senders:
+        sender.start()
+    return senders
+
+
+def acked_count(senders: list[StreamSender]) -> int:
+    return sum(len(s.acked) for s in senders)
+
+
+def delete_queues(amqp_url: str, channel: str) -> None:
+    """Remove one test's queues from the shared RabbitMQ (best effort: the test has its answer)."""
+    import pika
+
+    from hl7bridge.engine.brokers.names import dead_letter_queue, topology
+
+    queues = topology({channel: ["service", "archive"]})
+    try:
+        connection = pika.BlockingConnection(pika.URLParameters(amqp_url))
+    except Exception:  # noqa: BLE001  # cleanup only
+        return
+    try:
+        ch = connection.channel()
+        for queue in queues + [dead_letter_queue(q) for q in queues]:
+            ch.queue_delete(queue)
+    finally:
+        connection.close()
