@@ -140,6 +140,23 @@ def send(files: tuple[str, ...], target: str, tls_ca: str | None, tls_cert: str 
     sys.exit(EXIT_OK if ok else EXIT_FAILURE)
 
 
+@main.command("test")
+@click.argument("path", required=False, type=click.Path())
+@config_option
+def test_channels(path: str | None, config_path: str) -> None:
+    """Run channel test files offline (no broker, no sockets, no store on disk).
+
+    PATH is a test file or a folder of them (default: the config's folder, files *.test.yaml).
+
+    \b
+    Example:  hl7bridge test config/
+    """
+    from hl7bridge.channels.testing import run_channel_tests
+
+    ok = run_channel_tests(path, config_path, echo=click.echo)
+    sys.exit(EXIT_OK if ok else EXIT_FAILURE)
+
+
 @main.group()
 def messages() -> None:
     """Find messages and see what happened to them."""

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 import time
 from collections import defaultdict
 from pathlib import Path
@@ -29,9 +28,7 @@ from hl7bridge.engine.broker import Envelope
 from hl7bridge.engine.errors import DeliveryError, MessageError, RejectedError, StoreError
 from hl7bridge.engine.retry import retry_delay_secs
 from hl7bridge.engine.store import Store
-from hl7bridge.transforms.hl7v2.message import Message
-from hl7bridge.transforms.payload import Payload
-from hl7bridge.transforms.registry import Step, build_step
+from hl7bridge.channels.program import ChannelProgram
 
 log = logging.getLogger("hl7bridge.pipeline")
 
@@ -39,7 +36,7 @@ log = logging.getLogger("hl7bridge.pipeline")
 class ChannelWorker:
     def __init__(self, store: Store, name: str, spec: Any, config_dir: Path) -> None:
         self.store, self.name, self.spec = store, name, spec
-        self.steps: list[Step] = [build_step(s.name, s.options, config_dir) for s in spec.steps]
+        self.program = ChannelProgram(spec, config_dir)
         self.destinations = [d for d, dspec in spec.destinations.items() if dspec.enabled]
 
     async def handle(self, envelope: Envelope) -> None:
@@ -52,15 +49,18 @@ class ChannelWorker:
         replay = request.get("replay")
         if replay is None and row.status != ledger.RECEIVED:
             return  # already processed: this is a redelivery after a crash
-        raw = await self.store.read(lambda c: ledger.load_content(c, message_id, replay.get("from", "raw")
-                                                                  if replay else "raw"))
+        source = replay.get("from", "raw") if replay else "raw"
+        raw = await self.store.read(lambda c: ledger.load_content(c, message_id, source))
+        if raw is None:
+            log.error("channel=%s message=%s has no %s content (pruned); not replayed", self.name, message_id, source)
+            return
         await self._process(row, raw, replay)
 
     async def _process(self, row: Any, raw: Any, replay: dict[str, Any] | None) -> None:
         meta = {"message_id": row.id, "channel": self.name, "correlation_id": row.correlation_id}
         try:
-            payload = self._run(raw.body, raw.content_type, meta, from_transformed=bool(replay and
-                                                                                     replay.get("from") == "transformed"))
+            payload = self.program.run(raw.body, raw.content_type, meta,
+                                       run_steps=not (replay and replay.get("from") == "transformed"))
         except MessageError as exc:
             log.warning("channel=%s message=%s errored: %s", self.name, row.id, exc)
             await self.store.write(lambda c: ledger.set_status(c, row.id, ledger.ERRORED, error=str(exc),
@@ -74,62 +74,6 @@ class ChannelWorker:
         data, content_type = payload.to_bytes(), payload.content_type
         await self.store.write(lambda c: ledger.queue_deliveries(c, row.id, self.name, targets, data, content_type,
                                                                  replay_of=replay_of))
-
-    def _run(self, body: bytes, content_type: str, meta: dict[str, str], *, from_transformed: bool) -> Payload | None:
-        kind = _kind(content_type)
-        if kind != "hl7v2":
-            data: Any = orjson.loads(body) if kind == "fhir" else body
-            payload = Payload(kind, data, None, meta)
-        else:
-            message = Message.parse(body)
-            if not self._passes(message):
-                return None
-            payload = Payload("hl7v2", message, Message.parse(body), meta)
-        if from_transformed:
-            return payload
-        for step in self.steps:
-            payload = step(payload)
-        return payload
-
-    def _passes(self, message: Message) -> bool:
-        spec = self.spec.filter
-        if spec is None:
-            return True
-        if spec.message_types and not _type_matches(message, spec.message_types):
-            return False
-        return all(_condition_holds(message, c) for c in spec.conditions)
-
-
-def _kind(content_type: str) -> str:
-    if "json" in content_type:
-        return "fhir"
-    if "xml" in content_type:
-        return "ccda"
-    return "hl7v2"
-
-
-def _type_matches(message: Message, patterns: list[str]) -> bool:
-    mtype, event = message.message_type or "", message.trigger_event or ""
-    for pattern in patterns:
-        want_type, _, want_event = pattern.partition("^")
-        if want_type == mtype and want_event in ("", "*", event):
-            return True
-    return False
-
-
-def _condition_holds(message: Message, condition: Any) -> bool:
-    value = message.get(condition.path)
-    if condition.exists is not None:
-        return (value not in (None, "")) == condition.exists
-    if condition.equals is not None:
-        return value == condition.equals
-    if condition.not_equals is not None:
-        return value != condition.not_equals
-    if condition.in_ is not None:
-        return value in condition.in_
-    if condition.matches is not None:
-        return value is not None and re.search(condition.matches, value) is not None
-    return True
 
 
 class DestinationWorker:
