@@ -8,6 +8,7 @@ in two sections (same ``id``) becomes one resource.
 from __future__ import annotations
 
 import hashlib
+import json
 import uuid
 from typing import Any
 
@@ -34,21 +35,23 @@ class Context:
         """Text of the narrative element a ``<reference value="#id"/>`` points at."""
         return text_of(self._narrative.get(reference.lstrip("#")))
 
-    def key_for(self, resource_type: str, element: Element | None, identifier: dict[str, Any] | None) -> str:
-        if identifier and identifier.get("value"):
-            return f"{resource_type}|{identifier.get('system', '')}|{identifier['value']}"
-        return f"{resource_type}|{local_path(element) if element is not None else ''}"
+    def key_for(self, resource: dict[str, Any], element: Element | None, identifier: dict[str, Any] | None) -> str:
+        """Same identifier and same content -> same resource (an entry repeated in two sections).
 
-    def existing(self, key: str) -> dict[str, Any] | None:
-        return self._by_key.get(key)
+        Content is part of the key because senders reuse one id for different entries (two
+        weights measured on different days under one id are two Observations, not one).
+        """
+        resource_type = resource["resourceType"]
+        if identifier and identifier.get("value"):
+            digest = hashlib.sha256(json.dumps(resource, sort_keys=True).encode()).hexdigest()[:16]
+            return f"{resource_type}|{identifier.get('system', '')}|{identifier['value']}|{digest}"
+        return f"{resource_type}|{local_path(element) if element is not None else ''}"
 
     def add(self, resource: dict[str, Any], element: Element | None = None, *, key: str | None = None) -> dict[str, str]:
         """Adds a resource (or finds the one already made for the same key) and returns a Reference."""
         idents = resource.get("identifier")
         first = idents[0] if isinstance(idents, list) and idents else None
-        # The code is part of the key: some senders reuse one bare id root for many entries.
-        codings = (resource.get("code") or {}).get("coding") or [{}]
-        key = key or self.key_for(resource["resourceType"], element, first) + f"|{codings[0].get('code', '')}"
+        key = key or self.key_for(resource, element, first)
         if key in self._by_key:
             return reference(self._by_key[key])
         resource["id"] = str(uuid.uuid5(_NAMESPACE, f"{self.doc_key}|{key}"))

@@ -117,13 +117,13 @@ def _results(res: Resources, observations: list[dict[str, Any]], key: str) -> li
         used.update(id(m) for m in members)
         if not members:
             continue
-        comps = [me.observation(m, f"result-{n}-{i}") for i, m in enumerate(members, 1)]
+        comps = [me.loinc_or_translated(me.observation(m, f"result-{n}-{i}")) for i, m in enumerate(members, 1)]
         organizers.append({"nid": f"result-{n}", "ids": cv.ids(report.get("identifier")) or
                            [{"root": _uuid(key, "report", str(n))}], "code": cv.cd(report.get("code")),
                            "status": me.OBS_STATUS.get(report.get("status", ""), "completed"), "components": comps})
     loose = [o for o in observations if id(o) not in used]
     for n, obs in enumerate(loose, len(organizers) + 1):
-        comp = me.observation(obs, f"result-{n}-1")
+        comp = me.loinc_or_translated(me.observation(obs, f"result-{n}-1"))
         organizers.append({"nid": f"result-{n}", "ids": [{"root": _uuid(key, "organizer", str(n))}],
                            "code": comp["code"], "status": comp["status"], "components": [comp]})
     return organizers
@@ -133,7 +133,10 @@ def sections_model(res: Resources, key: str) -> dict[str, list[dict[str, Any]]]:
     obs = res.by_type["Observation"]
     vitals = [o for o in obs if "vital-signs" in _categories(o)]
     social = [o for o in obs if "social-history" in _categories(o) and o not in vitals]
-    results = [o for o in obs if o not in vitals and o not in social and not o.get("hasMember")]
+    functional = [o for o in obs if "functional-status" in _categories(o)]
+    mental = [o for o in obs if "cognitive-status" in _categories(o)]
+    placed = vitals + social + functional + mental
+    results = [o for o in obs if o not in placed and not o.get("hasMember")]
     meds = []
     for n, m in enumerate(res.by_type["MedicationStatement"] + res.by_type["MedicationRequest"], 1):
         material = m.get("medicationCodeableConcept") or (res.resolve(m.get("medicationReference")) or {}).get("code")
@@ -145,7 +148,10 @@ def sections_model(res: Resources, key: str) -> dict[str, list[dict[str, Any]]]:
         "results": _results(res, results, key),
         "vital_signs": _vital_organizers(vitals, key),
         "smoking": [me.observation(o, f"social-{n}") for n, o in enumerate(social, 1) if _code(o) == "72166-2"],
-        "social": [me.observation(o, f"social-{n}") for n, o in enumerate(social, 1) if _code(o) != "72166-2"],
+        "social": [me.loinc_or_translated(me.observation(o, f"social-{n}")) for n, o in enumerate(social, 1)
+                   if _code(o) != "72166-2"],
+        "functional": [me.loinc_coded(me.observation(o, f"func-{n}")) for n, o in enumerate(functional, 1)],
+        "mental": [me.observation(o, f"mental-{n}") for n, o in enumerate(mental, 1)],
         "immunizations": [me.immunization(i, f"imm-{n}") for n, i in enumerate(res.by_type["Immunization"], 1)],
         "procedures": [me.procedure(p, f"proc-{n}") for n, p in enumerate(res.by_type["Procedure"], 1)],
         "encounters": [me.encounter(e, f"enc-{n}") for n, e in enumerate(res.by_type["Encounter"], 1)],

@@ -136,6 +136,27 @@ def observation(res: dict[str, Any], nid: str) -> dict[str, Any]:
                     cv.ts(res.get("effectiveDateTime") or (res.get("effectivePeriod") or {}).get("start")) or ""]}
 
 
+def loinc_coded(entry: dict[str, Any]) -> dict[str, Any]:
+    """Templates whose code must be LOINC: a non-LOINC code moves to a translation under the
+    generic LOINC code for the kind (Functional status 54522-8)."""
+    code = entry["code"]
+    if code.get("system") == "2.16.840.1.113883.6.1":
+        return entry
+    translations = [{k: code[k] for k in ("code", "system", "display")}] if code.get("code") else []
+    return {**entry, "code": {"code": "54522-8", "system": "2.16.840.1.113883.6.1", "display": "Functional status",
+                              "text": code.get("text"), "translations": translations + code.get("translations", [])}}
+
+
+def loinc_or_translated(entry: dict[str, Any]) -> dict[str, Any]:
+    """Result Observation codes must be LOINC or carry a translation: a non-LOINC code becomes a
+    translation under nullFlavor OTH (the FC datatype map's rule for a value outside the code system)."""
+    code = entry["code"]
+    if not code.get("code") or code.get("system") == "2.16.840.1.113883.6.1":
+        return entry
+    translations = [{k: code[k] for k in ("code", "system", "display")}] + code.get("translations", [])
+    return {**entry, "code": {"null_flavor": "OTH", "text": code.get("text"), "translations": translations}}
+
+
 def immunization(res: dict[str, Any], nid: str) -> dict[str, Any]:
     vaccine = cv.cd(res.get("vaccineCode"))
     return {"nid": nid, "ids": cv.ids(res.get("identifier")), "negated": res.get("status") == "not-done",

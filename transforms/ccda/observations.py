@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
+
+from lxml import etree
 
 from hl7bridge.transforms.ccda import datatypes as dt
 from hl7bridge.transforms.ccda.cda import Element, attr, find, find_all, has_template, text_of
@@ -25,8 +28,14 @@ SMOKING_STATUS_LOINC = {"system": "http://loinc.org", "code": "72166-2", "displa
 BIRTH_SEX = "http://hl7.org/fhir/us/core/StructureDefinition/us-core-birthsex"
 
 
+US_CORE_CATEGORY = "http://hl7.org/fhir/us/core/CodeSystem/us-core-category"
+# US Core 6.1 categories that are not in the base observation-category code system.
+_US_CORE_CODES = {"functional-status", "cognitive-status", "disability-status", "sdoh"}
+
+
 def _category(code: str) -> list[dict[str, Any]]:
-    return [{"coding": [{"system": CATEGORY, "code": code}]}]
+    system = US_CORE_CATEGORY if code in _US_CORE_CODES else CATEGORY
+    return [{"coding": [{"system": system, "code": code}]}]
 
 
 def _reference_range(obs: Element) -> list[dict[str, Any]]:
@@ -86,6 +95,19 @@ def result_organizer(ctx: Context, organizer: Element) -> list[dict[str, str]]:
     }
     put_choice(report, "effective", eff)
     return [ctx.add(profiled(dt.compact(report), "us-core-diagnosticreport-lab"), organizer), *results]
+
+
+def assessment(category: str) -> Callable[[Context, Element], list[dict[str, str]]]:
+    """Handler for the status/assessment observations (mental, functional, nutritional...) and
+    their organizers: each observation -> Observation (us-core-simple-observation) in ``category``;
+    nested assessments one entryRelationship down come along."""
+    def handle(ctx: Context, element: Element) -> list[dict[str, str]]:
+        if etree.QName(element).localname == "organizer":
+            members = find_all(element, "cda:component/cda:observation")
+        else:
+            members = [element, *find_all(element, "cda:entryRelationship/cda:observation")]
+        return [observation(ctx, m, category, "us-core-simple-observation") for m in members]
+    return handle
 
 
 def vital_signs_organizer(ctx: Context, organizer: Element) -> list[dict[str, str]]:

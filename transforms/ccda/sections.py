@@ -20,8 +20,8 @@ from hl7bridge.transforms.ccda.context import Context
 from hl7bridge.transforms.ccda.immunizations import immunization_activity
 from hl7bridge.transforms.ccda.medications import medication_activity
 from hl7bridge.transforms.ccda.narrative import to_xhtml
-from hl7bridge.transforms.ccda.observations import result_organizer, observation, social_history, vital_sign, \
-    vital_signs_organizer
+from hl7bridge.transforms.ccda.observations import assessment, observation, result_organizer, social_history, \
+    vital_sign, vital_signs_organizer
 from hl7bridge.transforms.ccda.problems import condition, health_concern, problem_concern
 from hl7bridge.transforms.ccda.procedures import encounter, procedure
 
@@ -38,6 +38,10 @@ HANDLERS: list[tuple[str, Handler]] = [
     (T + "200", social_history), (T + "78", social_history), (T + "85", social_history), (T + "38", social_history),
     (T + "14", procedure), (T + "12", procedure), (T + "13", procedure),
     (T + "49", encounter),
+    (T + "75", assessment("cognitive-status")), (T + "74", assessment("cognitive-status")),
+    (T + "66", assessment("functional-status")), (T + "67", assessment("functional-status")),
+    (T + "124", assessment("exam")), (T + "69", assessment("survey")),
+    (T + "109", social_history), (T + "111", social_history), (T + "72", social_history),
 ]
 EMPTY_REASON = {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/list-empty-reason", "code": "unavailable"}]}
 
