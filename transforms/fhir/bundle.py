@@ -74,6 +74,11 @@ class BundleBuilder:
         self._refs[key] = full_url
         return full_url
 
+    @property
+    def entries(self) -> list[dict]:
+        """The entries added so far (fullUrl, resource, request)."""
+        return self._entries
+
     def resources(self, resource_type: str | None = None) -> list[dict]:
         """Resources added so far (of one type when given)."""
         return [e["resource"] for e in self._entries

@@ -65,6 +65,8 @@ class Ctx:
         elif required:
             raise ParseError(f"required segment PID is missing ({resource['resourceType']}.{key} needs a patient)",
                              location="PID", hl7_code=100)
+        else:
+            resource.pop("meta", None)  # US Core profiles all need a subject: do not claim one
 
     # -- shared referenced resources ----------------------------------------------------------
 
@@ -99,6 +101,13 @@ class Ctx:
             if use:
                 name["use"] = use[0]
             res["name"] = [name]
+        if ident and f.subs(9):
+            org = self.assigner(f.subs(9))
+            if org:
+                ident["assigner"] = {"reference": org}
+        if f.c(7):
+            res["qualification"] = [{"code": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v2-0360",
+                                                          "code": f.c(7)}]}}]
         if ident and family:
             res["meta"] = {"profile": [US_CORE + "us-core-practitioner"]}
         key = f"Practitioner|{ident['system']}|{value}" if ident else f"Practitioner|name|{family}|{'|'.join(given)}"
@@ -123,43 +132,67 @@ class Ctx:
         return self.bundle.add(res, key, ident, create_only=True)
 
     def organization_hd(self, hd: str) -> str | None:
-        """HD (e.g. MSH-4, PL-4) -> Organization reference."""
+        """HD given as a field (components) -> Organization reference."""
         f = Comps(hd, self.enc)
-        name = f.c(1)
-        system = hd_system(f, 1) if f.c(2) else ""
-        if not name and not system:
+        return self.authority(f.c(1), f.c(2), f.c(3))
+
+    def assigner(self, subcomponents: list[str]) -> str | None:
+        """HD given as subcomponents (CX-4, XCN-9) -> the assigning Organization."""
+        parts = subcomponents + ["", "", ""]
+        return self.authority(parts[0], parts[1], parts[2])
+
+    def authority(self, namespace: str, universal: str, kind: str) -> str | None:
+        """IG HD[Organization]: HD.1 and HD.2 become identifiers (HD.3 types the second)."""
+        if not namespace and not universal:
             return None
-        res: dict = {"resourceType": "Organization", "active": True}
-        ident = {"system": "urn:ietf:rfc:3986", "value": system} if system.startswith("urn:") else None
-        if ident:
-            res["identifier"] = [ident]
-        if name:
-            res["name"] = name
-            res["meta"] = {"profile": [US_CORE + "us-core-organization"]}
-        return self.bundle.add(res, f"Organization|hd|{name}|{system}", ident, create_only=True)
+        res: dict = {"resourceType": "Organization", "active": True, "name": namespace or universal}
+        idents = []
+        if namespace:
+            idents.append({"value": namespace})
+        if universal:
+            value = f"urn:oid:{universal}" if kind == "ISO" else f"urn:uuid:{universal}" if kind == "UUID" else universal
+            ident: dict = {"value": value}
+            if kind in ("ISO", "UUID"):
+                ident["system"] = "urn:ietf:rfc:3986"
+            if kind:
+                ident["type"] = {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v2-0301", "code": kind}]}
+            idents.append(ident)
+        res["identifier"] = idents
+        res["meta"] = {"profile": [US_CORE + "us-core-organization"]}
+        key_ident = idents[-1]
+        return self.bundle.add(res, f"Organization|hd|{namespace}|{universal}", key_ident, create_only=True)
 
     def location(self, pl: str) -> str | None:
-        """PL -> Location reference: the most specific part named, with its physical type."""
+        """PL -> Location hierarchy (IG PL[Location]): bed in room in floor in point of care in building
+        in facility, each a Location ``partOf`` the next level named; returns the most specific one."""
         f = Comps(pl, self.enc)
-        facility, poc, room, bed = f.c(4), f.c(1), f.c(2), f.c(3)
-        building, floor, description = f.c(7), f.c(8), f.c(9)
-        parts = [p for p in (facility, building, floor, poc, room, bed) if p]
-        if not parts:
-            return None
-        kind = "bd" if bed else "ro" if room else "wa" if poc else "lvl" if floor else "bu" if building else "si"
-        res: dict = {"resourceType": "Location", "name": " ".join(p for p in (poc, room, bed) if p) or parts[-1],
-                     "mode": "instance",
-                     "physicalType": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/location-physical-type",
-                                                  "code": kind}]},
-                     "meta": {"profile": [US_CORE + "us-core-location"]}}
-        if description:
-            res["description"] = description
-        if facility:
-            org = self.organization_hd(self.first_component(pl, 4))
-            if org:
-                res["managingOrganization"] = {"reference": org}
-        return self.bundle.add(res, "Location|" + "|".join((facility, building, floor, poc, room, bed)))
+        levels = ((4, "si"), (7, "bu"), (1, ""), (8, "lvl"), (2, "ro"), (3, "bd"))  # general -> specific
+        parent: str | None = None
+        path = "Location"
+        for n, kind in levels:
+            subs = f.subs(n)
+            name = subs[0].strip() if subs else ""
+            universal = subs[1].strip() if len(subs) > 1 else ""
+            if not name and not universal:
+                continue
+            res: dict = {"resourceType": "Location", "name": name or universal, "mode": "instance",
+                         "meta": {"profile": [US_CORE + "us-core-location"]}}
+            if universal:
+                res["identifier"] = [{"system": "urn:ietf:rfc:3986",
+                                      "value": f"urn:oid:{universal}" if universal[:1].isdigit() else universal}]
+            if kind:
+                res["physicalType"] = {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/location-physical-type",
+                                                   "code": kind}]}
+            if parent:
+                res["partOf"] = {"reference": parent}
+            path += f"|{n}:{name}:{universal}"
+            parent = self.bundle.add(res, path)
+        if parent and f.c(9):
+            self._describe(parent, f.c(9))
+        return parent
 
-    def first_component(self, text: str, i: int) -> str:
-        parts = text.split(self.enc.component)
-        return parts[i - 1] if i <= len(parts) else ""
+    def _describe(self, full_url: str, text: str) -> None:
+        for entry in reversed(self.bundle.entries):
+            if entry["fullUrl"] == full_url:
+                entry["resource"]["description"] = text
+                return

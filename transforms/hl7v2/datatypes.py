@@ -215,6 +215,12 @@ def xpn(text: str, enc: Encoding) -> dict | None:
     use = lookup("NameType", f.c(7)) if f.c(7) else None
     if use:
         out["use"] = use[0]
+    period = _period(f.c(12), f.c(13), enc, "XPN") if len(f.parts) > 11 else None
+    if period is None and len(f.parts) > 9:
+        dr = f.subs(10)
+        period = _period(dr[0] if dr else "", dr[1] if len(dr) > 1 else "", enc, "XPN")
+    if period:
+        out["period"] = period
     return out
 
 
@@ -239,6 +245,11 @@ def xad(text: str, enc: Encoding) -> dict | None:
         typ = lookup("AddressType[Type]", kind)
         if typ:
             out["type"] = typ[0]
+    if len(f.parts) > 11:
+        dr = f.subs(12)
+        period = _period(f.c(13) or (dr[0] if dr else ""), f.c(14) or (dr[1] if len(dr) > 1 else ""), enc, "XAD")
+        if period:
+            out["period"] = period
     return out
 
 
@@ -271,6 +282,12 @@ def xtn(text: str, enc: Encoding) -> dict | None:
     use = lookup("TelecommunicationUseCode", f.c(2)) if f.c(2) else None
     if use and "use" not in out:
         out["use"] = use[0]
+    if len(f.parts) > 12:
+        period = _period(f.c(13), f.c(14), enc, "XTN")
+        if period:
+            out["period"] = period
+        if f.c(18).isdigit() and int(f.c(18)) > 0:
+            out["rank"] = int(f.c(18))
     return out
 
 

@@ -36,6 +36,7 @@ def patient(ctx: Ctx, seg: Segment) -> str:
     ctx.patient = ctx.bundle.add(res, ctx.patient_key, key_ident)
     ctx.patient_res = res
     ctx.last = res
+    account(ctx, seg)
     return ctx.patient
 
 
@@ -44,8 +45,8 @@ def _type(ident: dict) -> str:
 
 
 def _identifiers(ctx: Ctx, seg: Segment) -> list[dict]:
-    out = [i for r in ctx.reps(seg, 3) + ctx.reps(seg, 2) + ctx.reps(seg, 4)
-           if (i := cx(r, ctx.enc, ctx.sender_system))]
+    out = [_assigned(ctx, r) for r in ctx.reps(seg, 3) + ctx.reps(seg, 2) + ctx.reps(seg, 4)]
+    out = [i for i in out if i]
     ssn = ctx.leaf(seg, 19)
     if ssn:
         out.append({"system": "http://hl7.org/fhir/sid/us-ssn", "value": ssn,
@@ -53,8 +54,12 @@ def _identifiers(ctx: Ctx, seg: Segment) -> list[dict]:
     dl = Comps(ctx.first(seg, 20), ctx.enc)
     if dl.c(1):
         system = "urn:hl7bridge:id:drivers-license" + (f":{dl.c(2)}" if dl.c(2) else "")
-        out.append({"system": system, "value": dl.c(1),
-                    "type": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v2-0203", "code": "DL"}]}})
+        licence = {"system": system, "value": dl.c(1),
+                   "type": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v2-0203", "code": "DL"}]}}
+        expires = dtm(dl.c(3), ctx.tz, "PID-20")
+        if expires:
+            licence["period"] = {"end": expires}
+        out.append(licence)
     seen: set[tuple[str, str]] = set()
     unique = []
     for ident in out:
@@ -63,6 +68,26 @@ def _identifiers(ctx: Ctx, seg: Segment) -> list[dict]:
             seen.add(pair)
             unique.append(ident)
     return unique
+
+
+def _assigned(ctx: Ctx, text: str) -> dict | None:
+    """CX -> Identifier with its assigning authority (CX-4) as an assigner Organization (IG CX)."""
+    ident = cx(text, ctx.enc, ctx.sender_system)
+    if ident:
+        subs = Comps(text, ctx.enc).subs(4)
+        org = ctx.assigner(subs) if subs and ident.get("type", {}).get("coding", [{}])[0].get("code") != "SS" else None
+        if org:
+            ident["assigner"] = {"reference": org}
+    return ident
+
+
+def account(ctx: Ctx, seg: Segment) -> None:
+    """PID-18 patient account number -> Account (IG PID[Account])."""
+    ident = cx(ctx.first(seg, 18), ctx.enc, ctx.sender_system)
+    if ident and ctx.patient:
+        res = {"resourceType": "Account", "identifier": [ident], "status": "active",
+               "subject": [{"reference": ctx.patient}]}
+        ctx.bundle.add(res, f"Account|{ident.get('system', '')}|{ident['value']}", ident)
 
 
 def _demographics(ctx: Ctx, seg: Segment, res: dict) -> None:
@@ -208,10 +233,23 @@ def nk1(ctx: Ctx, seg: Segment) -> None:
     idents = [i for r in ctx.reps(seg, 33) if (i := cx(r, ctx.enc, ctx.sender_system))]
     if idents:
         res["identifier"] = idents
+    _contact(ctx, res)
     name = names[0] if names else {}
     key = f"RelatedPerson|{ctx.patient_key}|{name.get('family', '')}|{'.'.join(name.get('given', []))}|{ctx.leaf(seg, 3)}"
     ctx.bundle.add(res, key)
     ctx.last = res
+
+
+def _contact(ctx: Ctx, related: dict) -> None:
+    """IG NK1[Patient]: the next of kin is also listed in Patient.contact."""
+    if ctx.patient_res is None:
+        return
+    contact = {k: related[k] for k in ("relationship", "telecom", "gender", "period") if k in related}
+    for key in ("name", "address"):  # single-valued in Patient.contact
+        if related.get(key):
+            contact[key] = related[key][0]
+    if contact:
+        ctx.patient_res.setdefault("contact", []).append(contact)
 
 
 def merge(ctx: Ctx, seg: Segment) -> None:

@@ -1,0 +1,200 @@
+"""Agreement between two FHIR Bundles from different converters, after normalising both.
+
+Following ../shared/corpora/README.md: ids, fullUrls, meta, narrative, Provenance (and the
+MessageHeader of message Bundles) are dropped; references are resolved to the resource they
+point at; extensions outside hl7.org are dropped; then each resource is reduced to "facts":
+identifiers, names, codes (system and code), values and units, dates (instants compared in
+UTC, dates at their precision), status, and references.  A fact of the expected Bundle that the
+actual one lacks is a miss; extra facts are only counted.  Placeholder systems
+(``http://example.com/...``) match any system.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime
+
+__all__ = ["Agreement", "compare_bundles", "facts_of"]
+
+SKIP_TYPES = frozenset(("Provenance", "MessageHeader"))
+_DATE = re.compile(r"^\d{4}(-\d\d(-\d\d(T\d\d:\d\d(:\d\d(\.\d+)?)?(Z|[+-]\d\d:\d\d)?)?)?)?$")
+_SKIP_KEYS = frozenset(("id", "fullUrl", "meta", "text", "display", "div", "request", "resourceType"))
+_PLACEHOLDER = "http://example.com/"
+
+
+@dataclass
+class Agreement:
+    """Expected facts found / expected, per resource type."""
+
+    found: Counter = field(default_factory=Counter)
+    expected: Counter = field(default_factory=Counter)
+    extra: int = 0
+
+    def add(self, other: "Agreement") -> None:
+        self.found.update(other.found)
+        self.expected.update(other.expected)
+        self.extra += other.extra
+
+    @property
+    def share(self) -> float:
+        total = sum(self.expected.values())
+        return sum(self.found.values()) / total if total else 1.0
+
+
+def _index(bundle: dict) -> dict[str, dict]:
+    out: dict[str, dict] = {}
+    for entry in bundle.get("entry", []):
+        res = entry.get("resource", {})
+        if entry.get("fullUrl"):
+            out[entry["fullUrl"]] = res
+        if res.get("id"):
+            out[f"{res.get('resourceType')}/{res['id']}"] = res
+    return out
+
+
+def _identity(res: dict) -> str:
+    idents = res.get("identifier")
+    if isinstance(idents, list) and idents and isinstance(idents[0], dict) and idents[0].get("value"):
+        return str(idents[0]["value"])
+    names = res.get("name")
+    if isinstance(names, list) and names and isinstance(names[0], dict):
+        return str(names[0].get("family", ""))
+    if isinstance(names, str):
+        return names
+    return ""
+
+
+def _date(text: str) -> str:
+    if "T" not in text or len(text) < 20:
+        return text
+    try:
+        return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp().__repr__()
+    except ValueError:
+        return text
+
+
+def facts_of(res: dict, index: dict[str, dict]) -> Counter:
+    """The comparable facts of one resource (path without list indexes, normalised value)."""
+    facts: Counter = Counter()
+    _walk(res, "", index, facts)
+    return facts
+
+
+def _walk(node: object, path: str, index: dict[str, dict], facts: Counter) -> None:
+    if isinstance(node, list):
+        for item in node:
+            _walk(item, path, index, facts)
+        return
+    if not isinstance(node, dict):
+        return
+    if "code" in node and isinstance(node.get("code"), str) and ("system" in node or path.endswith("coding")):
+        system = node.get("system", "")
+        facts[(path.replace(".coding", ""), "code", "" if system.startswith(_PLACEHOLDER) else system, node["code"])] += 1
+        return
+    for key, value in node.items():
+        if key in _SKIP_KEYS or key.startswith("_"):
+            continue
+        if key == "extension":
+            _walk([e for e in value if isinstance(e, dict) and "hl7.org" in e.get("url", "")], f"{path}.extension",
+                  index, facts)
+            continue
+        here = f"{path}.{key}" if path else key
+        if key == "reference" and isinstance(value, str):
+            target = index.get(value)
+            kind = target.get("resourceType", "") if target else value.split("/")[0]
+            facts[(here, "ref", kind, _identity(target) if target else "")] += 1
+        elif isinstance(value, (dict, list)):
+            _walk(value, here, index, facts)
+        elif key == "system" and isinstance(value, str) and value.startswith(_PLACEHOLDER):
+            continue
+        elif key == "url":
+            continue
+        elif isinstance(value, str):
+            if _DATE.match(value):
+                facts[(here, "date", _date(value))] += 1
+            elif _compared(here, key):
+                facts[(here, "str", value.strip())] += 1
+        elif isinstance(value, bool):
+            if _compared(here, key):
+                facts[(here, "bool", value)] += 1
+        elif isinstance(value, (int, float)):
+            facts[(here, "num", float(value))] += 1
+
+
+_NAME_KEYS = frozenset(("family", "given", "name"))
+
+
+def _compared(path: str, key: str) -> bool:
+    """The README's categories: identifiers, names, status, values and units."""
+    if key == "status" or key in _NAME_KEYS:
+        return True
+    if "identifier" in path.lower() and key in ("value", "system"):
+        return True
+    return key == "unit" or any(part.startswith("value") for part in path.split("."))
+
+
+def _loose(fact: tuple) -> tuple:
+    # A code whose expected system is a placeholder matches the code under any system.
+    return fact[:2] + fact[3:] if fact[1] == "code" else fact
+
+
+def _score(expected: Counter, actual: Counter) -> int:
+    found = sum(min(n, actual.get(f, 0)) for f, n in expected.items() if f[1] != "code" or f[2])
+    loose_actual = Counter()
+    for f, n in actual.items():
+        if f[1] == "code":
+            loose_actual[_loose(f)] += n
+    found += sum(min(n, loose_actual.get(_loose(f), 0)) for f, n in expected.items() if f[1] == "code" and not f[2])
+    return found
+
+
+def compare_bundles(expected: dict, actual: dict | None) -> Agreement:
+    """Agreement of ``actual`` with ``expected``; each expected resource is paired with its best match."""
+    result = Agreement()
+    exp_index = _index(expected)
+    act_index = _index(actual) if actual else {}
+    pool: dict[str, list[Counter]] = {}
+    for entry in (actual or {}).get("entry", []):
+        res = entry["resource"]
+        pool.setdefault(res["resourceType"], []).append(facts_of(res, act_index))
+    only_skipped = _only_referenced_by_skipped(expected, exp_index)
+    for entry in expected.get("entry", []):
+        res = entry.get("resource", {})
+        rtype = res.get("resourceType", "")
+        if rtype in SKIP_TYPES or id(res) in only_skipped:
+            continue
+        facts = facts_of(res, exp_index)
+        candidates = pool.get(rtype, [])
+        best = max(range(len(candidates)), key=lambda i: _score(facts, candidates[i]), default=None)
+        got = _score(facts, candidates.pop(best)) if best is not None else 0
+        result.found[rtype] += got
+        result.expected[rtype] += sum(facts.values())
+    result.extra = sum(len(v) for v in pool.values())
+    return result
+
+
+def _refs(node: object, out: list[str]) -> None:
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "reference" and isinstance(value, str):
+                out.append(value)
+            else:
+                _refs(value, out)
+    elif isinstance(node, list):
+        for item in node:
+            _refs(item, out)
+
+
+def _only_referenced_by_skipped(bundle: dict, index: dict[str, dict]) -> set[int]:
+    """Resources that only Provenance / MessageHeader point at (e.g. the sending Device) go with them."""
+    by_kept: set[int] = set()
+    by_skipped: set[int] = set()
+    for entry in bundle.get("entry", []):
+        res = entry.get("resource", {})
+        found: list[str] = []
+        _refs(res, found)
+        target_set = by_skipped if res.get("resourceType") in SKIP_TYPES else by_kept
+        target_set.update(id(index[r]) for r in found if r in index)
+    return by_skipped - by_kept
