@@ -1,0 +1,65 @@
+"""Agreement with Microsoft FHIR-Converter's expected Bundles, normalised as the corpora README says.
+
+Prints, per message type, the share of the expected valued elements (identifiers, names, codes,
+values and units, dates, status, references) that our Bundle reproduces.  Where the IG
+spreadsheets and Microsoft's templates differ we follow the IG; docs/hl7v2-to-fhir.md lists
+those differences and why the share stays below the 90 % aim.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections import defaultdict
+from pathlib import Path
+
+import pytest
+
+from hl7bridge.engine.errors import ParseError, TransformError
+from hl7bridge.transforms.fhir.compare import Agreement, compare_bundles
+from hl7bridge.transforms.hl7v2_to_fhir import hl7v2_to_fhir
+
+MS = Path(__file__).resolve().parents[3] / "shared" / "corpora" / "microsoft-fhir-converter"
+pytestmark = pytest.mark.corpus
+
+
+def _pairs() -> list[tuple[Path, Path]]:
+    expected = MS / "expected" / "Hl7v2"
+    if not expected.is_dir():
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"corpus missing: {expected}")
+        pytest.skip(f"Microsoft FHIR-Converter corpus not found at {MS}")
+    pairs = []
+    for path in sorted(expected.rglob("*-expected.json")):
+        source = MS / "samples" / "Hl7v2" / (path.name[: -len("-expected.json")] + ".hl7")
+        if source.exists():
+            pairs.append((source, path))
+    return pairs
+
+
+def test_agreement_per_message_type_is_reported_and_does_not_regress() -> None:
+    per_type: dict[str, Agreement] = defaultdict(Agreement)
+    total = Agreement()
+    for source, expected in _pairs():
+        try:
+            actual = hl7v2_to_fhir(source.read_bytes())
+        except (ParseError, TransformError):
+            actual = None
+        result = compare_bundles(json.loads(expected.read_text(encoding="utf-8")), actual)
+        per_type[expected.parent.name].add(result)
+        total.add(result)
+    print("\nagreement with Microsoft FHIR-Converter expected output (share of expected facts reproduced)")
+    for name, result in sorted(per_type.items()):
+        print(f"  {name:10} {result.share:6.1%}  {sum(result.found.values()):5}/{sum(result.expected.values())}")
+    print(f"  {'ALL':10} {total.share:6.1%}")
+    for rtype in sorted(total.expected, key=lambda r: -total.expected[r]):
+        print(f"    {rtype:22} {total.found[rtype] / total.expected[rtype]:6.1%}  of {total.expected[rtype]}")
+    assert len(per_type) >= 50
+    assert total.share >= 0.35  # today's floor; the 90 % aim is not met, see docs/hl7v2-to-fhir.md
+
+
+def test_comparison_counts_a_reproduced_bundle_as_full_agreement() -> None:
+    source, expected = _pairs()[0]
+    bundle = json.loads(expected.read_text(encoding="utf-8"))
+    assert compare_bundles(bundle, bundle).share == 1.0
+    assert compare_bundles(bundle, None).share == 0.0
