@@ -57,6 +57,10 @@ def _index(bundle: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return index
 
 
+def _stem(field: str) -> str:
+    return field.removesuffix("DateTime").removesuffix("Period")
+
+
 def facts(res: dict[str, Any], index: dict[str, dict[str, Any]]) -> set[str]:
     """The comparable, valued facts of one resource."""
     out = {f"id:{i.get('system')}|{i.get('value')}" for i in res.get("identifier", []) if isinstance(i, dict)}
@@ -73,12 +77,13 @@ def facts(res: dict[str, Any], index: dict[str, dict[str, Any]]) -> set[str]:
     quantity = res.get("valueQuantity")
     if quantity:
         out.add(f"value:{float(quantity.get('value', 0))}:{quantity.get('unit', '')}")
+    # A choice element (effective[x], performed[x]) is one date whichever type carries it.
     for field in DATE_FIELDS:
         if isinstance(res.get(field), str):
-            out.add(f"date:{field}:{res[field][:10]}")
+            out.add(f"date:{_stem(field)}:{res[field][:10]}")
     for field in PERIOD_FIELDS:
         if isinstance(res.get(field), dict) and res[field].get("start"):
-            out.add(f"date:{field}:{res[field]['start'][:10]}")
+            out.add(f"date:{_stem(field)}:{res[field]['start'][:10]}")
     status = res.get("status") or ((res.get("clinicalStatus") or {}).get("coding") or [{}])[0].get("code")
     if status and status != "unknown":
         out.add(f"status:{status}")
@@ -138,6 +143,7 @@ def test_agreement_with_microsoft_expected_bundles_is_reported_per_document_type
     print(f"overall: {overall:.3f}")
     assert len(report) == 9
     assert overall >= MIN_AGREEMENT
+    assert all(value >= MIN_AGREEMENT for value in report.values()), report
 
 
 def test_facts_compare_codes_dates_at_day_precision_and_resolve_medication_references() -> None:

@@ -6,7 +6,7 @@ from typing import Any
 
 from hl7bridge.transforms.ccda import datatypes as dt
 from hl7bridge.transforms.ccda.cda import Element, attr, find, find_all
-from hl7bridge.transforms.ccda.common import T, author_time, entry_concept, onset_of, related
+from hl7bridge.transforms.ccda.common import T, author_time, entry_author, entry_concept, onset_of, related
 from hl7bridge.transforms.ccda.context import Context, profiled
 
 CLINICAL = "http://terminology.hl7.org/CodeSystem/allergyintolerance-clinical"
@@ -82,6 +82,7 @@ def allergy(ctx: Context, obs: Element) -> dict[str, str]:
         "patient": ctx.patient_ref,
         "onsetDateTime": dt.ts_of(find(eff, "cda:low")) or dt.ts_of(eff),
         "recordedDate": author_time(obs),
+        "recorder": entry_author(ctx, obs),
         "reaction": _reactions(ctx, obs, severity),
     })
     return ctx.add(profiled(resource, "us-core-allergyintolerance"), obs)

@@ -10,6 +10,7 @@ OID_TO_URI: dict[str, str] = {
     "2.16.840.1.113883.6.96": "http://snomed.info/sct",
     "2.16.840.1.113883.6.88": "http://www.nlm.nih.gov/research/umls/rxnorm",
     "2.16.840.1.113883.12.292": "http://hl7.org/fhir/sid/cvx",
+    "2.16.840.1.113883.6.59": "http://hl7.org/fhir/sid/cvx",  # the older CVX OID, still in examples
     "2.16.840.1.113883.6.69": "http://hl7.org/fhir/sid/ndc",
     "2.16.840.1.113883.6.12": "http://www.ama-assn.org/go/cpt",
     "2.16.840.1.113883.6.90": "http://hl7.org/fhir/sid/icd-10-cm",
@@ -43,6 +44,7 @@ ID_ROOT_TO_URI: dict[str, str] = {
 URI_TO_OID: dict[str, str] = {uri: oid for oid, uri in {**OID_TO_URI, **ID_ROOT_TO_URI}.items()}
 # A few systems spelled more than one way in the wild.
 URI_TO_OID.update({
+    "http://hl7.org/fhir/sid/cvx": "2.16.840.1.113883.12.292",
     "http://www.ama-assn.org/go/cpt": "2.16.840.1.113883.6.12",
     "urn:oid:2.16.840.1.113883.6.1": "2.16.840.1.113883.6.1",
     "http://terminology.hl7.org/CodeSystem/v2-0203": "2.16.840.1.113883.18.108",

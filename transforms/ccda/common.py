@@ -7,6 +7,7 @@ from typing import Any
 from hl7bridge.transforms.ccda import datatypes as dt
 from hl7bridge.transforms.ccda.cda import Element, find, find_all, has_template, text_of, xsi_type
 from hl7bridge.transforms.ccda.context import Context
+from hl7bridge.transforms.ccda.header import practitioner
 
 T = "2.16.840.1.113883.10.20.22.4."  # C-CDA entry template prefix
 
@@ -15,6 +16,15 @@ def author_time(element: Element) -> str | None:
     """Earliest author/time of an entry (the maps use it for recorded / authoredOn)."""
     times = sorted(t for t in (dt.ts_of(a) for a in find_all(element, "cda:author/cda:time")) if t)
     return times[0] if times else None
+
+
+def entry_author(ctx: Context, element: Element) -> dict[str, str] | None:
+    """The first author of an entry that is a person -> Practitioner reference (recorder/performer)."""
+    for assigned in find_all(element, "cda:author/cda:assignedAuthor"):
+        ref = practitioner(ctx, assigned)
+        if ref:
+            return ref
+    return None
 
 
 def related(element: Element, template: str) -> list[Element]:

@@ -9,7 +9,7 @@ from lxml import etree
 
 from hl7bridge.transforms.ccda import datatypes as dt
 from hl7bridge.transforms.ccda.cda import Element, attr, find, find_all, has_template, text_of
-from hl7bridge.transforms.ccda.common import T, observation_value, put_choice, required_concept, status_code
+from hl7bridge.transforms.ccda.common import T, entry_author, observation_value, put_choice, required_concept, status_code
 from hl7bridge.transforms.ccda.context import Context, profiled
 
 CATEGORY = "http://terminology.hl7.org/CodeSystem/observation-category"
@@ -49,7 +49,8 @@ def _reference_range(obs: Element) -> list[dict[str, Any]]:
     return [r for r in ranges if r]
 
 
-def observation(ctx: Context, obs: Element, category: str, profile: str | None) -> dict[str, str]:
+def observation(ctx: Context, obs: Element, category: str, profile: str | None,
+                organizer: Element | None = None) -> dict[str, str]:
     """One CDA observation -> Observation: code, status, effective time, value, interpretation, ranges."""
     resource: dict[str, Any] = {
         "resourceType": "Observation",
@@ -63,8 +64,11 @@ def observation(ctx: Context, obs: Element, category: str, profile: str | None) 
         "method": dt.concept(find(obs, "cda:methodCode")),
         "bodySite": dt.concept(find(obs, "cda:targetSiteCode")),
     }
-    eff = dt.effective(find(obs, "cda:effectiveTime"))
+    # A component without its own time takes the organizer's (the panel was taken at once).
+    eff = dt.effective(find(obs, "cda:effectiveTime")) or dt.effective(find(organizer, "cda:effectiveTime"))
     put_choice(resource, "effective", eff)
+    performer = entry_author(ctx, obs)
+    resource["performer"] = [performer] if performer else []
     value = observation_value(ctx, find(obs, "cda:value"))
     put_choice(resource, "value", value)
     if value is None and find(obs, "cda:value") is not None:
@@ -80,7 +84,7 @@ def observation(ctx: Context, obs: Element, category: str, profile: str | None) 
 
 def result_organizer(ctx: Context, organizer: Element) -> list[dict[str, str]]:
     members = [c for c in find_all(organizer, "cda:component/cda:observation") if has_template(c, T + "2")]
-    results = [observation(ctx, m, "laboratory", "us-core-observation-lab") for m in members]
+    results = [observation(ctx, m, "laboratory", "us-core-observation-lab", organizer) for m in members]
     eff = dt.effective(find(organizer, "cda:effectiveTime"))
     if eff is None and members:
         eff = dt.effective(find(members[0], "cda:effectiveTime"))
@@ -112,12 +116,12 @@ def assessment(category: str) -> Callable[[Context, Element], list[dict[str, str
 
 def vital_signs_organizer(ctx: Context, organizer: Element) -> list[dict[str, str]]:
     members = [c for c in find_all(organizer, "cda:component/cda:observation") if has_template(c, T + "27")]
-    return [vital_sign(ctx, m) for m in members]
+    return [vital_sign(ctx, m, organizer) for m in members]
 
 
-def vital_sign(ctx: Context, obs: Element) -> dict[str, str]:
+def vital_sign(ctx: Context, obs: Element, organizer: Element | None = None) -> dict[str, str]:
     profile = VITAL_PROFILES.get(attr(obs, "cda:code", "code") or "", "us-core-vital-signs")
-    return observation(ctx, obs, "vital-signs", profile)
+    return observation(ctx, obs, "vital-signs", profile, organizer)
 
 
 def social_history(ctx: Context, obs: Element) -> dict[str, str] | None:

@@ -6,7 +6,7 @@ from typing import Any
 
 from hl7bridge.transforms.ccda import datatypes as dt
 from hl7bridge.transforms.ccda.cda import Element, attr, find, find_all
-from hl7bridge.transforms.ccda.common import T, author_time, related, required_concept
+from hl7bridge.transforms.ccda.common import T, author_time, entry_author, related, required_concept
 from hl7bridge.transforms.ccda.context import Context, profiled
 
 CLINICAL = "http://terminology.hl7.org/CodeSystem/condition-clinical"
@@ -54,6 +54,7 @@ def condition(ctx: Context, obs: Element, category: str) -> dict[str, str]:
         "onsetDateTime": onset,
         "abatementDateTime": abatement,
         "recordedDate": author_time(obs),
+        "recorder": entry_author(ctx, obs),
     }
     # negationInd is "not supported by target" in the map, but dropping it would assert a problem
     # the document denies; FHIR's way to say "ruled out" is verificationStatus = refuted.

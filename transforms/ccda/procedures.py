@@ -6,7 +6,7 @@ from typing import Any
 
 from hl7bridge.transforms.ccda import datatypes as dt
 from hl7bridge.transforms.ccda.cda import Element, attr, find, find_all
-from hl7bridge.transforms.ccda.common import entry_concept, put_choice, related, required_concept, status_code
+from hl7bridge.transforms.ccda.common import entry_author, entry_concept, put_choice, related, required_concept, status_code
 from hl7bridge.transforms.ccda.context import Context, profiled
 from hl7bridge.transforms.ccda.header import organization, practitioner
 from hl7bridge.transforms.ccda.problems import condition
@@ -43,6 +43,7 @@ def procedure(ctx: Context, proc: Element) -> dict[str, str]:
         "code": required_concept(ctx, proc),
         "subject": ctx.patient_ref,
         "performer": _performers(ctx, proc),
+        "recorder": entry_author(ctx, proc),
         "bodySite": dt.collect(find_all(proc, "cda:targetSiteCode"), dt.concept),
         "reasonCode": [c for c in (entry_concept(ctx, i, "cda:value") for i in related(proc, "19")) if c],
     }
