@@ -6,7 +6,7 @@ from typing import Any
 
 from hl7bridge.transforms.ccda import datatypes as dt
 from hl7bridge.transforms.ccda.cda import Element, attr, find, find_all
-from hl7bridge.transforms.ccda.common import T, author_time, entry_author, entry_concept, onset_of, related
+from hl7bridge.transforms.ccda.common import author_time, entry_author, entry_concept, onset_of, related
 from hl7bridge.transforms.ccda.context import Context, profiled
 
 CLINICAL = "http://terminology.hl7.org/CodeSystem/allergyintolerance-clinical"

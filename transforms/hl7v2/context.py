@@ -11,7 +11,7 @@ from hl7bridge.engine.errors import ParseError
 from hl7bridge.transforms.fhir.bundle import BundleBuilder
 from hl7bridge.transforms.fhir.profiles import US_CORE
 from hl7bridge.transforms.hl7v2.codes import lookup
-from hl7bridge.transforms.hl7v2.datatypes import Comps, hd_system
+from hl7bridge.transforms.hl7v2.datatypes import Comps, cx, hd_system
 from hl7bridge.transforms.hl7v2.encoding import Encoding
 from hl7bridge.transforms.hl7v2.message import Message, Segment
 
@@ -34,6 +34,7 @@ class Ctx:
         self.encounter: str | None = None
         self.encounter_res: dict | None = None
         self.encounter_key = ""
+        self.account: str | None = None
         self.last: dict | None = None  # the resource an NTE attaches to
         self.group: dict[str, object] = {}  # order / result group state (ORC, OBR, RXA ...)
 
@@ -69,6 +70,17 @@ class Ctx:
             resource.pop("meta", None)  # US Core profiles all need a subject: do not claim one
 
     # -- shared referenced resources ----------------------------------------------------------
+
+    def identifier(self, text: str) -> dict | None:
+        """CX -> Identifier whose assigning authority (CX-4) is an assigner Organization (IG CX)."""
+        ident = cx(text, self.enc, self.sender_system)
+        if ident:
+            subs = Comps(text, self.enc).subs(4)
+            kind = ident.get("type", {}).get("coding", [{}])[0].get("code")
+            org = self.assigner(subs) if subs and kind != "SS" else None
+            if org:
+                ident["assigner"] = {"reference": org}
+        return ident
 
     def practitioner(self, xcn: str) -> str | None:
         """XCN -> Practitioner reference (US Core when it has an identifier and a family name)."""

@@ -227,6 +227,13 @@ def nte(ctx: Ctx, seg: Segment) -> None:
         target = ctx.group["sr"]
         rtype = "ServiceRequest"
     if rtype in _NOTE_TYPES:
-        target.setdefault("note", []).append({"text": text})
+        note: dict = {"text": text}
+        author = ctx.practitioner(ctx.first(seg, 5)) if ctx.first(seg, 5) else None
+        if author:
+            note["authorReference"] = {"reference": author}
+        when = dtm(ctx.leaf(seg, 6), ctx.tz, "NTE-6")
+        if when:
+            note["time"] = when
+        target.setdefault("note", []).append(note)
     elif rtype == "Appointment":
         target["comment"] = f"{target['comment']}\n{text}" if "comment" in target else text

@@ -71,23 +71,16 @@ def _identifiers(ctx: Ctx, seg: Segment) -> list[dict]:
 
 
 def _assigned(ctx: Ctx, text: str) -> dict | None:
-    """CX -> Identifier with its assigning authority (CX-4) as an assigner Organization (IG CX)."""
-    ident = cx(text, ctx.enc, ctx.sender_system)
-    if ident:
-        subs = Comps(text, ctx.enc).subs(4)
-        org = ctx.assigner(subs) if subs and ident.get("type", {}).get("coding", [{}])[0].get("code") != "SS" else None
-        if org:
-            ident["assigner"] = {"reference": org}
-    return ident
+    return ctx.identifier(text)
 
 
 def account(ctx: Ctx, seg: Segment) -> None:
     """PID-18 patient account number -> Account (IG PID[Account])."""
-    ident = cx(ctx.first(seg, 18), ctx.enc, ctx.sender_system)
+    ident = ctx.identifier(ctx.first(seg, 18))
     if ident and ctx.patient:
         res = {"resourceType": "Account", "identifier": [ident], "status": "active",
                "subject": [{"reference": ctx.patient}]}
-        ctx.bundle.add(res, f"Account|{ident.get('system', '')}|{ident['value']}", ident)
+        ctx.account = ctx.bundle.add(res, f"Account|{ident.get('system', '')}|{ident['value']}", ident)
 
 
 def _demographics(ctx: Ctx, seg: Segment, res: dict) -> None:

@@ -44,7 +44,12 @@ def observation(ctx: Ctx, seg: Segment) -> None:
         res["encounter"] = {"reference": ctx.encounter}
     _effective(ctx, seg, res)
     value = value_of(ctx, seg, value_type)
-    if value:
+    reps = ctx.reps(seg, 5)
+    if value and len(reps) > 1 and value_type in ("NM", "SN", "CE", "CWE"):
+        # IG OBX[Observation-Component]: a repeating OBX-5 becomes one component per value.
+        res["component"] = [{"code": code, value[0]: v[1]} for r in reps
+                            if (v := value_of(ctx, seg, value_type, r)) and v[0] == value[0]]
+    elif value:
         res[value[0]] = value[1]
     else:
         res["dataAbsentReason"] = {"coding": [{"system": THO + "data-absent-reason", "code": "unknown"}]}
@@ -52,6 +57,9 @@ def observation(ctx: Ctx, seg: Segment) -> None:
     ident = ei(ctx.first(seg, 21), ctx.enc, ctx.sender_system)
     if ident:
         res["identifier"] = [ident]
+    order = ctx.group.get("sr_ref")
+    if isinstance(order, str):
+        res["basedOn"] = [{"reference": order}]
     specimen = ctx.group.get("specimen_ref")
     if specimen:
         res["specimen"] = {"reference": specimen}
@@ -88,9 +96,9 @@ def _effective(ctx: Ctx, seg: Segment, res: dict) -> None:
         res["issued"] = issued
 
 
-def value_of(ctx: Ctx, seg: Segment, value_type: str) -> tuple[str, object] | None:
-    """OBX-5 as a FHIR value[x], chosen by OBX-2."""
-    reps = ctx.reps(seg, 5)
+def value_of(ctx: Ctx, seg: Segment, value_type: str, one: str | None = None) -> tuple[str, object] | None:
+    """OBX-5 (or its repetition ``one``) as a FHIR value[x], chosen by OBX-2."""
+    reps = [one] if one is not None else ctx.reps(seg, 5)
     if not reps:
         return None
     loc = "OBX-5"

@@ -14,18 +14,20 @@ __all__ = ["encounter", "pv2", "diagnosis", "procedure", "allergy"]
 # Events that say where the encounter stands (IG "Event[EncounterStatus]" plus the ones it leaves open).
 _EVENT_STATUS = {"A06": "in-progress", "A07": "in-progress", "A12": "in-progress", "A16": "planned",
                  "A38": "cancelled", "A27": "cancelled", "A25": "in-progress", "A14": "planned"}
-_PARTICIPANTS = ((7, "ATND", "attender"), (8, "REF", "referrer"), (9, "CON", "consultant"), (17, "ADM", "admitter"))
+_PARTICIPANTS = ((7, "ATND", "attender"), (8, "REF", "referrer"), (9, "CON", "consultant"), (17, "ADM", "admitter"),
+                 (52, "PART", "Participation"))
 
 
 def encounter(ctx: Ctx, seg: Segment) -> str | None:
     """PV1 -> Encounter (US Core); sets ``ctx.encounter``.  PV1-2 'N' (not applicable) gives none."""
     patient_class = ctx.leaf(seg, 2)
-    visit = cx(ctx.first(seg, 19), ctx.enc, ctx.sender_system)
+    visit = ctx.identifier(ctx.first(seg, 19))
     if (not patient_class or patient_class == "N") and not visit:
         return None
     res = profiled({"resourceType": "Encounter"}, "us-core-encounter")
-    if visit:
-        res["identifier"] = [visit]
+    alternate = ctx.identifier(ctx.first(seg, 50))
+    if visit or alternate:
+        res["identifier"] = [i for i in (visit, alternate) if i]
     res["status"] = _status(ctx, patient_class, seg)
     mapped = lookup("PatientClass[EncounterClass]", patient_class)
     res["class"] = ({"system": mapped[2], "code": mapped[0]} if mapped else
@@ -41,6 +43,8 @@ def encounter(ctx: Ctx, seg: Segment) -> str | None:
     _period(ctx, seg, res)
     _locations(ctx, seg, res)
     _hospitalization(ctx, seg, res)
+    if ctx.account:
+        res["account"] = [{"reference": ctx.account}]
     key = (f"Encounter|{visit.get('system', '')}|{visit['value']}" if visit
            else f"Encounter|{ctx.patient_key}|{ctx.leaf(seg, 44)}|{patient_class}")
     ctx.encounter = ctx.bundle.add(res, key, visit)
@@ -95,7 +99,7 @@ def _locations(ctx: Ctx, seg: Segment, res: dict) -> None:
 
 def _hospitalization(ctx: Ctx, seg: Segment, res: dict) -> None:
     hosp: dict = {}
-    pre = cx(ctx.first(seg, 5), ctx.enc, ctx.sender_system)
+    pre = ctx.identifier(ctx.first(seg, 5))
     if pre:
         hosp["preAdmissionIdentifier"] = pre
     for n, key, table in ((14, "admitSource", "0023"), (13, "reAdmission", "0092"), (36, "dischargeDisposition", "0112")):
@@ -117,6 +121,14 @@ def pv2(ctx: Ctx, seg: Segment) -> None:
     reason = cwe(ctx.first(seg, 3), ctx.enc)
     if reason:
         res["reasonCode"] = [reason]
+    days = ctx.leaf(seg, 11)
+    if days.isdigit():
+        res["length"] = {"value": int(days), "unit": "d", "system": "http://unitsofmeasure.org", "code": "d"}
+    referral = ctx.practitioner(ctx.first(seg, 13)) if ctx.first(seg, 13) else None
+    if referral:
+        res.setdefault("participant", []).append(
+            {"type": [{"coding": [{"system": THO + "v3-ParticipationType", "code": "REF", "display": "referrer"}]}],
+             "individual": {"reference": referral}})
     priority = lookup("EncounterPriority", ctx.leaf(seg, 25))
     if priority:
         res["priority"] = {"coding": [{"system": priority[2], "code": priority[0], "display": priority[1]}]}
