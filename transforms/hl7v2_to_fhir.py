@@ -17,7 +17,7 @@ from collections.abc import Callable
 from hl7bridge.engine.errors import HL7BridgeError, ParseError, TransformError
 from hl7bridge.transforms.fhir.bundle import BundleBuilder
 from hl7bridge.transforms.hl7v2 import seg_document, seg_finance, seg_orders, seg_patient
-from hl7bridge.transforms.hl7v2 import seg_pharmacy, seg_results, seg_schedule, seg_visit
+from hl7bridge.transforms.hl7v2 import seg_pharmacy, seg_related, seg_results, seg_schedule, seg_visit
 from hl7bridge.transforms.hl7v2.context import Ctx
 from hl7bridge.transforms.hl7v2.datatypes import Comps, authority_system, dtm, instant
 from hl7bridge.transforms.hl7v2.message import Message, Segment
@@ -34,7 +34,7 @@ def _obx(ctx: Ctx, seg: Segment) -> None:
 
 
 SEGMENT_MAPPERS: dict[str, Mapper] = {
-    "PD1": seg_patient.pd1, "NK1": seg_patient.nk1, "MRG": seg_patient.merge,
+    "PD1": seg_patient.pd1, "NK1": seg_related.nk1, "MRG": seg_patient.merge,
     "PV2": seg_visit.pv2, "DG1": seg_visit.diagnosis, "PR1": seg_visit.procedure, "AL1": seg_visit.allergy,
     "IN1": seg_finance.coverage, "GT1": seg_finance.guarantor, "FT1": seg_finance.charge,
     "ORC": seg_orders.orc, "OBR": seg_orders.obr, "TQ1": seg_orders.tq1, "SPM": seg_orders.spm, "NTE": seg_orders.nte,

@@ -8,6 +8,7 @@ from hl7bridge.transforms.hl7v2.codes import THO, V2, lookup
 from hl7bridge.transforms.hl7v2.context import Ctx
 from hl7bridge.transforms.hl7v2.datatypes import Comps, cwe, cx, date_of, dtm, number, xad, xpn, xtn
 from hl7bridge.transforms.hl7v2.message import Segment
+from hl7bridge.transforms.hl7v2.seg_related import insured
 
 __all__ = ["coverage", "guarantor", "charge"]
 
@@ -40,6 +41,11 @@ def coverage(ctx: Ctx, seg: Segment) -> None:
     if start or end:
         res["period"] = {k: v for k, v in (("start", start), ("end", end)) if v}
     res["payor"] = [{"reference": payor}]
+    subscriber = insured(ctx, seg)
+    if subscriber:
+        res["subscriber"] = {"reference": subscriber}
+    elif ctx.leaf(seg, 17) == "SEL" and ctx.patient:
+        res["subscriber"] = {"reference": ctx.patient}
     classes = []
     for value, name, kind in ((ctx.leaf(seg, 8), ctx.leaf(seg, 9), "group"), (plan.c(1), plan.c(2), "plan")):
         if value:

@@ -9,7 +9,7 @@ from hl7bridge.transforms.hl7v2.context import Ctx
 from hl7bridge.transforms.hl7v2.datatypes import Comps, cwe, cx, date_of, dtm, table_concept, xad, xpn, xtn
 from hl7bridge.transforms.hl7v2.message import Segment
 
-__all__ = ["patient", "pd1", "nk1", "merge"]
+__all__ = ["patient", "pd1", "merge", "telecom"]
 
 CDCREC = "urn:oid:2.16.840.1.113883.6.238"
 _MERGE_EVENTS = frozenset(("A18", "A30", "A34", "A36", "A39", "A40", "A41", "A42"))
@@ -97,9 +97,9 @@ def _demographics(ctx: Ctx, seg: Segment, res: dict) -> None:
         addresses[0]["district"] = county
     if addresses:
         res["address"] = addresses
-    telecom = _telecom(ctx, seg, 13, "home") + _telecom(ctx, seg, 14, "work") + _telecom(ctx, seg, 40, "")
-    if telecom:
-        res["telecom"] = telecom
+    points = telecom(ctx, seg, 13, "home") + telecom(ctx, seg, 14, "work") + telecom(ctx, seg, 40, "")
+    if points:
+        res["telecom"] = points
     language = cwe(ctx.first(seg, 15), ctx.enc)
     if language:
         _language_system(language)
@@ -119,7 +119,8 @@ def _demographics(ctx: Ctx, seg: Segment, res: dict) -> None:
         res["multipleBirthBoolean"] = ctx.leaf(seg, 24) == "Y"
 
 
-def _telecom(ctx: Ctx, seg: Segment, n: int, default_use: str) -> list[dict]:
+def telecom(ctx: Ctx, seg: Segment, n: int, default_use: str) -> list[dict]:
+    """Field n's XTN repetitions as ContactPoints, ``default_use`` when XTN-2 gives none."""
     out = []
     for rep in ctx.reps(seg, n):
         point = xtn(rep, ctx.enc)
@@ -193,56 +194,6 @@ def pd1(ctx: Ctx, seg: Segment) -> None:
     refs += [r for r in (ctx.practitioner(x) for x in ctx.reps(seg, 4)) if r]
     if refs:
         res["generalPractitioner"] = [{"reference": r} for r in refs]
-
-
-def nk1(ctx: Ctx, seg: Segment) -> None:
-    """NK1 -> RelatedPerson (US Core)."""
-    if not ctx.patient:
-        return
-    res = profiled({"resourceType": "RelatedPerson", "active": True}, "us-core-relatedperson")
-    res["patient"] = {"reference": ctx.patient}
-    names = [n for n in (xpn(r, ctx.enc) for r in ctx.reps(seg, 2)) if n]
-    if names:
-        res["name"] = names
-    relationship = [c for c in (table_concept(ctx.leaf(seg, 3), "Relationship", "0063"),
-                                table_concept(ctx.leaf(seg, 7), "ContactRole", "0131")) if c]
-    if relationship:
-        res["relationship"] = relationship
-    addresses = [a for a in (xad(r, ctx.enc) for r in ctx.reps(seg, 4)) if a]
-    if addresses:
-        res["address"] = addresses
-    telecom = _telecom(ctx, seg, 5, "home") + _telecom(ctx, seg, 6, "work") + _telecom(ctx, seg, 40, "")
-    if telecom:
-        res["telecom"] = telecom
-    gender = lookup("AdministrativeSex", ctx.leaf(seg, 15))
-    if gender:
-        res["gender"] = gender[0]
-    born = dtm(ctx.leaf(seg, 16), ctx.tz, "NK1-16")
-    if born:
-        res["birthDate"] = date_of(born)
-    start, end = dtm(ctx.leaf(seg, 8), ctx.tz, "NK1-8"), dtm(ctx.leaf(seg, 9), ctx.tz, "NK1-9")
-    if start or end:
-        res["period"] = {k: v for k, v in (("start", start), ("end", end)) if v}
-    idents = [i for r in ctx.reps(seg, 33) if (i := cx(r, ctx.enc, ctx.sender_system))]
-    if idents:
-        res["identifier"] = idents
-    _contact(ctx, res)
-    name = names[0] if names else {}
-    key = f"RelatedPerson|{ctx.patient_key}|{name.get('family', '')}|{'.'.join(name.get('given', []))}|{ctx.leaf(seg, 3)}"
-    ctx.bundle.add(res, key)
-    ctx.last = res
-
-
-def _contact(ctx: Ctx, related: dict) -> None:
-    """IG NK1[Patient]: the next of kin is also listed in Patient.contact."""
-    if ctx.patient_res is None:
-        return
-    contact = {k: related[k] for k in ("relationship", "telecom", "gender", "period") if k in related}
-    for key in ("name", "address"):  # single-valued in Patient.contact
-        if related.get(key):
-            contact[key] = related[key][0]
-    if contact:
-        ctx.patient_res.setdefault("contact", []).append(contact)
 
 
 def merge(ctx: Ctx, seg: Segment) -> None:

@@ -1,0 +1,106 @@
+"""NK1 and the IN1 insured person to RelatedPerson and Patient.contact (IG NK1[RelatedPerson], NK1[Patient])."""
+
+from __future__ import annotations
+
+from hl7bridge.transforms.fhir.profiles import profiled
+from hl7bridge.transforms.hl7v2.codes import lookup
+from hl7bridge.transforms.hl7v2.context import Ctx
+from hl7bridge.transforms.hl7v2.datatypes import Comps, cwe, date_of, dtm, table_concept, xad, xpn
+from hl7bridge.transforms.hl7v2.message import Segment
+from hl7bridge.transforms.hl7v2.seg_patient import telecom
+
+__all__ = ["nk1", "insured"]
+
+_SSN = "http://hl7.org/fhir/sid/us-ssn"
+
+
+def _relationship(ctx: Ctx, text: str) -> list[dict]:
+    """Every coding of a relationship CWE through the IG Relationship map (HL7 table 0063)."""
+    concept = cwe(text, ctx.enc) if text else None
+    out = []
+    for coding in (concept or {}).get("coding", []):
+        mapped = table_concept(coding.get("code", ""), "Relationship", "0063")
+        if mapped:
+            out.append(mapped)
+    return out
+
+
+def nk1(ctx: Ctx, seg: Segment) -> None:
+    """NK1 -> RelatedPerson (US Core), also listed in Patient.contact."""
+    if not ctx.patient:
+        return
+    res = profiled({"resourceType": "RelatedPerson", "active": True}, "us-core-relatedperson")
+    res["patient"] = {"reference": ctx.patient}
+    names = [n for n in (xpn(r, ctx.enc) for r in ctx.reps(seg, 2) + ctx.reps(seg, 30)) if n]
+    if names:
+        res["name"] = names
+    relationship = _relationship(ctx, ctx.first(seg, 3))
+    role = table_concept(ctx.leaf(seg, 7), "ContactRole", "0131")
+    if relationship or role:
+        res["relationship"] = relationship + ([role] if role else [])
+    addresses = [a for a in (xad(r, ctx.enc) for r in ctx.reps(seg, 4) + ctx.reps(seg, 32)) if a]
+    if addresses:
+        res["address"] = addresses
+    points = (telecom(ctx, seg, 5, "home") + telecom(ctx, seg, 6, "work") + telecom(ctx, seg, 31, "")
+              + telecom(ctx, seg, 40, "") + telecom(ctx, seg, 41, ""))
+    if points:
+        res["telecom"] = points
+    gender = lookup("AdministrativeSex", ctx.leaf(seg, 15))
+    if gender:
+        res["gender"] = gender[0]
+    born = dtm(ctx.leaf(seg, 16), ctx.tz, "NK1-16")
+    if born:
+        res["birthDate"] = date_of(born)
+    start, end = dtm(ctx.leaf(seg, 8), ctx.tz, "NK1-8"), dtm(ctx.leaf(seg, 9), ctx.tz, "NK1-9")
+    if start or end:
+        res["period"] = {k: v for k, v in (("start", start), ("end", end)) if v}
+    language = cwe(ctx.first(seg, 20), ctx.enc)
+    if language:
+        res["communication"] = [{"language": language}]
+    idents = [i for r in ctx.reps(seg, 12) + ctx.reps(seg, 33) if (i := ctx.identifier(r))]
+    if ctx.leaf(seg, 37):
+        idents.append({"system": _SSN, "value": ctx.leaf(seg, 37)})
+    if idents:
+        res["identifier"] = idents
+    _contact(ctx, res)
+    name = names[0] if names else {}
+    key = f"RelatedPerson|{ctx.patient_key}|{name.get('family', '')}|{'.'.join(name.get('given', []))}|{ctx.leaf(seg, 3)}"
+    ctx.bundle.add(res, key)
+    ctx.last = res
+
+
+def _contact(ctx: Ctx, related: dict) -> None:
+    """IG NK1[Patient]: the next of kin is also listed in Patient.contact."""
+    if ctx.patient_res is None:
+        return
+    contact = {k: related[k] for k in ("relationship", "telecom", "gender", "period") if k in related}
+    for key in ("name", "address"):  # single-valued in Patient.contact
+        if related.get(key):
+            contact[key] = related[key][0]
+    if contact:
+        ctx.patient_res.setdefault("contact", []).append(contact)
+
+
+def insured(ctx: Ctx, seg: Segment) -> str | None:
+    """IN1-16..19 (insured person, when not the patient) -> RelatedPerson for Coverage.subscriber."""
+    if not ctx.patient or ctx.leaf(seg, 17) in ("", "SEL"):
+        return None
+    names = [n for n in (xpn(r, ctx.enc) for r in ctx.reps(seg, 16)) if n]
+    if not names:
+        return None
+    res = profiled({"resourceType": "RelatedPerson", "active": True}, "us-core-relatedperson")
+    res["patient"] = {"reference": ctx.patient}
+    res["name"] = names
+    res["relationship"] = _relationship(ctx, ctx.first(seg, 17)) or [
+        {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v2-0063", "code": ctx.leaf(seg, 17)}]}]
+    born = dtm(ctx.leaf(seg, 18), ctx.tz, "IN1-18")
+    if born:
+        res["birthDate"] = date_of(born)
+    addresses = [a for a in (xad(r, ctx.enc) for r in ctx.reps(seg, 19)) if a]
+    if addresses:
+        res["address"] = addresses
+    idents = [i for r in ctx.reps(seg, 49) if (i := ctx.identifier(r))]
+    if idents:
+        res["identifier"] = idents
+    family = names[0].get("family", "")
+    return ctx.bundle.add(res, f"RelatedPerson|{ctx.patient_key}|insured|{family}|{Comps(ctx.first(seg, 17), ctx.enc).c(1)}")
