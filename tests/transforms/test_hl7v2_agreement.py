@@ -55,7 +55,7 @@ def test_agreement_per_message_type_is_reported_and_does_not_regress() -> None:
     for rtype in sorted(total.expected, key=lambda r: -total.expected[r]):
         print(f"    {rtype:22} {total.found[rtype] / total.expected[rtype]:6.1%}  of {total.expected[rtype]}")
     assert len(per_type) >= 50
-    assert total.share >= 0.35  # today's floor; the 90 % aim is not met, see docs/hl7v2-to-fhir.md
+    assert total.share >= 0.50  # today's floor; the 90 % aim is not met, see docs/hl7v2-to-fhir.md
 
 
 def test_comparison_counts_a_reproduced_bundle_as_full_agreement() -> None:

@@ -7,12 +7,16 @@ turn into elements; templates never see a FHIR resource directly.
 from __future__ import annotations
 
 import re
+import uuid
 from typing import Any
 
 from hl7bridge.transforms.ccda.codesystems import oid_for_system
 
 _DT = re.compile(r"^(\d{4})(?:-(\d{2}))?(?:-(\d{2}))?(?:T(\d{2}):(\d{2})(?::(\d{2}))?(?:\.\d+)?(Z|[+-]\d{2}:\d{2})?)?$")
 _UUID = re.compile(r"^urn:uuid:([0-9a-fA-F-]{36})$")
+_UUID_ONLY = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+_OID = re.compile(r"^[0-2](\.(0|[1-9][0-9]*))+$")
+_RUID = re.compile(r"^[A-Za-z][A-Za-z0-9\-]*$")
 NAME_USE = {"official": "L", "usual": "L", "nickname": "P", "old": "OR", "maiden": "L"}
 ADDR_USE = {"home": "H", "work": "WP", "temp": "TMP", "old": "OLD", "billing": "PST"}
 TEL_USE = {"home": "HP", "work": "WP", "mobile": "MC", "temp": "TMP", "old": "BAD"}
@@ -41,7 +45,7 @@ def cd(concept: dict[str, Any] | None, *, null_flavor: str = "UNK") -> dict[str,
     such coding the element is null (nullFlavor) and keeps the text as originalText.
     """
     concept = concept or {}
-    codings = [c for c in concept.get("coding", []) if c.get("code") and oid_for_system(c.get("system"))]
+    codings = [c for c in concept.get("coding", []) if c.get("code") and valid_uid(oid_for_system(c.get("system")))]
     text = concept.get("text") or next((c.get("display") for c in concept.get("coding", []) if c.get("display")), None)
     if not codings:
         return {"null_flavor": "OTH" if concept.get("coding") else null_flavor, "text": text}
@@ -61,22 +65,30 @@ def coding_code(concept: dict[str, Any] | None, system: str) -> str | None:
     return None
 
 
+def valid_uid(root: str | None) -> bool:
+    """The CDA schema's uid: an OID (first arc 0-2), a UUID, or an RUID."""
+    return bool(root and (_OID.match(root) or _UUID_ONLY.match(root) or _RUID.match(root)))
+
+
 def ii(identifier: dict[str, Any] | None) -> dict[str, str] | None:
-    """Identifier -> II (FC datatype map): URI values become a bare root, system OIDs the root."""
+    """Identifier -> II (FC datatype map): URI values become a bare root, system OIDs the root.
+
+    A system with no usable OID (a URL, or an OID the schema rejects) gets a UUIDv5 of the system
+    as root: valid, stable, and distinct per system, so identifiers never collide.
+    """
     if not identifier or not identifier.get("value"):
         return None
     system, value = identifier.get("system") or "", identifier["value"]
     if system == "urn:ietf:rfc:3986":
-        if value.startswith("urn:oid:"):
+        if value.startswith("urn:oid:") and valid_uid(value[8:]):
             return {"root": value[8:]}
         match = _UUID.match(value)
         return {"root": match.group(1).lower()} if match else None
     root = oid_for_system(system)
     if root is None and system.startswith("urn:uuid:"):
         root = system[9:]
-    if root is None:
-        # A system URI without an OID: the value is kept under a root that says "no namespace known".
-        return {"root": "2.16.840.1.113883.19.5", "extension": value}
+    if not valid_uid(root):
+        root = str(uuid.uuid5(uuid.NAMESPACE_URL, system or "urn:hl7bridge:no-system"))
     return {"root": root, "extension": value}
 
 

@@ -161,18 +161,27 @@ def compare_bundles(expected: dict, actual: dict | None) -> Agreement:
         res = entry["resource"]
         pool.setdefault(res["resourceType"], []).append(facts_of(res, act_index))
     only_skipped = _only_referenced_by_skipped(expected, exp_index)
+    wanted: dict[str, list[Counter]] = {}
     for entry in expected.get("entry", []):
         res = entry.get("resource", {})
         rtype = res.get("resourceType", "")
-        if rtype in SKIP_TYPES or id(res) in only_skipped:
-            continue
-        facts = facts_of(res, exp_index)
+        if rtype not in SKIP_TYPES and id(res) not in only_skipped:
+            wanted.setdefault(rtype, []).append(facts_of(res, exp_index))
+    for rtype, facts_list in wanted.items():
         candidates = pool.get(rtype, [])
-        best = max(range(len(candidates)), key=lambda i: _score(facts, candidates[i]), default=None)
-        got = _score(facts, candidates.pop(best)) if best is not None else 0
-        result.found[rtype] += got
-        result.expected[rtype] += sum(facts.values())
-    result.extra = sum(len(v) for v in pool.values())
+        # Pair best scores first, so one good match is not spent on a poor one.
+        scores = sorted(((_score(e, a), i, j) for i, e in enumerate(facts_list) for j, a in enumerate(candidates)),
+                        reverse=True)
+        used_e: set[int] = set()
+        used_a: set[int] = set()
+        for score, i, j in scores:
+            if i not in used_e and j not in used_a:
+                used_e.add(i)
+                used_a.add(j)
+                result.found[rtype] += score
+        result.expected[rtype] += sum(sum(f.values()) for f in facts_list)
+        result.extra += len(candidates) - len(used_a)
+    result.extra += sum(len(v) for k, v in pool.items() if k not in wanted)
     return result
 
 

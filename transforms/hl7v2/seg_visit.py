@@ -180,11 +180,15 @@ def procedure(ctx: Ctx, seg: Segment) -> None:
     code = cwe(ctx.first(seg, 3), ctx.enc) or ({"text": ctx.leaf(seg, 4)} if ctx.leaf(seg, 4) else None)
     if code is None:
         raise ParseError("PR1 has no procedure code (PR1-3)", location="PR1-3", hl7_code=101)
-    res = profiled({"resourceType": "Procedure", "status": "completed"}, "us-core-procedure")
+    # IG PR1[Procedure]: the status depends on the message context; "unknown" when not clear.
+    res = profiled({"resourceType": "Procedure", "status": "unknown"}, "us-core-procedure")
     res["code"] = code
     ctx.subject(res)
     if ctx.encounter:
         res["encounter"] = {"reference": ctx.encounter}
+    category = cwe(ctx.first(seg, 6), ctx.enc)
+    if category:
+        res["category"] = category
     performed = dtm(ctx.leaf(seg, 5), ctx.tz, "PR1-5")
     if performed:
         res["performedDateTime"] = performed
