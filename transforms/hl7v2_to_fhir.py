@@ -17,7 +17,7 @@ from collections.abc import Callable
 from hl7bridge.engine.errors import HL7BridgeError, ParseError, TransformError
 from hl7bridge.transforms.fhir.bundle import BundleBuilder
 from hl7bridge.transforms.hl7v2 import seg_document, seg_finance, seg_orders, seg_patient
-from hl7bridge.transforms.hl7v2 import seg_pharmacy, seg_related, seg_results, seg_schedule, seg_visit
+from hl7bridge.transforms.hl7v2 import seg_pharmacy, seg_related, seg_results, seg_roles, seg_schedule, seg_visit
 from hl7bridge.transforms.hl7v2.context import Ctx
 from hl7bridge.transforms.hl7v2.datatypes import Comps, authority_system, dtm, instant
 from hl7bridge.transforms.hl7v2.message import Message, Segment
@@ -34,7 +34,7 @@ def _obx(ctx: Ctx, seg: Segment) -> None:
 
 
 SEGMENT_MAPPERS: dict[str, Mapper] = {
-    "PD1": seg_patient.pd1, "NK1": seg_related.nk1, "MRG": seg_patient.merge,
+    "PD1": seg_patient.pd1, "NK1": seg_related.nk1, "ROL": seg_roles.role, "MRG": seg_patient.merge,
     "PV2": seg_visit.pv2, "DG1": seg_visit.diagnosis, "PR1": seg_visit.procedure, "AL1": seg_visit.allergy,
     "IN1": seg_finance.coverage, "GT1": seg_finance.guarantor, "FT1": seg_finance.charge,
     "ORC": seg_orders.orc, "OBR": seg_orders.obr, "TQ1": seg_orders.tq1, "SPM": seg_orders.spm, "NTE": seg_orders.nte,
@@ -63,7 +63,9 @@ def hl7v2_to_fhir(message: str | bytes | Message, *, strict: bool = False, defau
     counts: dict[str, int] = {}
     for seg in msg:
         counts[seg.name] = counts.get(seg.name, 0) + 1
-        if seg is not first_pid and seg is not first_pv1:
+        if seg is first_pid or seg is first_pv1:
+            ctx.last = ctx.patient_res if seg is first_pid else ctx.encounter_res  # what NTE / ROL attach to
+        else:
             _map_segment(ctx, seg, counts[seg.name])
     for doc in ctx.bundle.resources("DocumentReference"):
         seg_document.finish_document(doc)

@@ -31,12 +31,13 @@ def _token(text: str) -> str:
 class BundleBuilder:
     """Collects resources under stable keys; one entry per key."""
 
-    __slots__ = ("scope", "_entries", "_refs")
+    __slots__ = ("scope", "_entries", "_refs", "_keys")
 
     def __init__(self, scope: str) -> None:
         self.scope = scope
         self._entries: list[dict] = []
         self._refs: dict[str, str] = {}
+        self._keys: dict[str, str] = {}
 
     def ref(self, key: str) -> str | None:
         """The fullUrl of the entry added under ``key``, or None."""
@@ -72,7 +73,12 @@ class BundleBuilder:
     def _append(self, key: str, full_url: str, resource: dict, request: dict) -> str:
         self._entries.append({"fullUrl": full_url, "resource": resource, "request": request})
         self._refs[key] = full_url
+        self._keys[full_url] = key
         return full_url
+
+    def key_of(self, full_url: str) -> str:
+        """The key an entry was added under (stable across messages, unlike its fullUrl)."""
+        return self._keys.get(full_url, full_url)
 
     @property
     def entries(self) -> list[dict]:

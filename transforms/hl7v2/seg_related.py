@@ -83,16 +83,16 @@ def _contact(ctx: Ctx, related: dict) -> None:
 
 def insured(ctx: Ctx, seg: Segment) -> str | None:
     """IN1-16..19 (insured person, when not the patient) -> RelatedPerson for Coverage.subscriber."""
-    if not ctx.patient or ctx.leaf(seg, 17) in ("", "SEL"):
-        return None
+    relation = ctx.leaf(seg, 17)
+    if not ctx.patient or relation == "SEL" or lookup("Relationship", relation) is None:
+        return None  # no typed relationship (HL7 table 0063), no subscriber to link
     names = [n for n in (xpn(r, ctx.enc) for r in ctx.reps(seg, 16)) if n]
     if not names:
         return None
     res = profiled({"resourceType": "RelatedPerson", "active": True}, "us-core-relatedperson")
     res["patient"] = {"reference": ctx.patient}
     res["name"] = names
-    res["relationship"] = _relationship(ctx, ctx.first(seg, 17)) or [
-        {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v2-0063", "code": ctx.leaf(seg, 17)}]}]
+    res["relationship"] = _relationship(ctx, ctx.first(seg, 17))
     born = dtm(ctx.leaf(seg, 18), ctx.tz, "IN1-18")
     if born:
         res["birthDate"] = date_of(born)
