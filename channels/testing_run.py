@@ -111,7 +111,8 @@ def check(case: Case, result: CaseResult) -> list[Failure]:
     if case.ack is not None and case.ack.value != result.ack:
         actual = result.ack or "no ACK: the channel's source does not take HL7v2"
         failures.append(Failure(case.ack.line, "ack", diff([case.ack.value], [actual])))
-    if case.filtered is not None and case.filtered.value != result.filtered:
+    errored = result.error is not None or result.crashed is not None
+    if case.filtered is not None and (errored or case.filtered.value != result.filtered):
         failures.append(Failure(case.filtered.line, "filtered",
                                 diff([f"filtered: {str(case.filtered.value).lower()}"], [_fate(result)])))
     if case.error is not None:
@@ -175,7 +176,8 @@ def _destination_failures(name: str, expect: DestinationExpect, result: CaseResu
             failures.append(Failure(expect.payload_equals_file.line, f"{where}.payload_equals_file",
                                     diff(wanted, payload_lines(payload))))
     if expect.payload_contains_json is not None:
-        failures += _json_failures(where, expect.payload_contains_json.value, expect.payload_contains_json.line, payload)
+        wanted_json = expect.payload_contains_json
+        failures += _json_failures(where, wanted_json.value, wanted_json.line, payload)
     for field_expect in expect.hl7_fields:
         failures += _field_failures(where, field_expect.value, field_expect.line, payload)
     return failures

@@ -45,7 +45,8 @@ class NodeReader:
                 self.error(key_node, "bad-type", "a key must be a plain word, not a list or mapping")
             elif key in pairs:
                 line = at(pairs[key][0])[0]
-                self.error(key_node, "duplicate-key", f"duplicate key {key!r}", f"first defined at line {line}; keep one")
+                self.error(key_node, "duplicate-key", f"duplicate key {key!r}",
+                           f"first defined at line {line}; keep one")
             elif allowed is not None and key not in allowed:
                 hint = did_you_mean(key, allowed) or f"allowed keys: {', '.join(sorted(allowed))}"
                 self.error(key_node, "unknown-key", f"unknown key {key!r} in {where}", hint)
