@@ -62,7 +62,8 @@ def _conformance_errors(xml: bytes, schema: etree.XMLSchema, schematron: isosche
 
 HL7V2_LIKE = {"resourceType": "Bundle", "type": "collection", "entry": [
     {"fullUrl": "urn:uuid:p", "resource": {
-        "resourceType": "Patient", "id": "p", "identifier": [{"system": "urn:oid:2.16.840.1.113883.19.5", "value": "MRN<1>"}],
+        "resourceType": "Patient", "id": "p", "identifier": [{"system": "urn:oid:2.16.840.1.113883.19.5", "value": "MRN<1>"},
+                                                             {"system": "http://hospital.example/mrn", "value": "42"}],
         "name": [{"family": "O'Brien & <Sons>", "given": ["Ann"]}], "gender": "female", "birthDate": "1980-02-03"}},
     {"fullUrl": "urn:uuid:e", "resource": {
         "resourceType": "Encounter", "id": "e", "status": "finished",
@@ -70,6 +71,7 @@ HL7V2_LIKE = {"resourceType": "Bundle", "type": "collection", "entry": [
         "period": {"start": "2024-01-02T10:00:00-05:00"}}},
     {"fullUrl": "urn:uuid:o", "resource": {
         "resourceType": "Observation", "id": "o", "status": "final",
+        "identifier": [{"system": "urn:oid:3.4.5.6.7", "value": "obx-1"}],  # an OID the CDA schema rejects
         "code": {"coding": [{"system": "http://loinc.org", "code": "2345-7", "display": "Glucose"}]},
         "valueQuantity": {"value": 5.4, "unit": "mmol/L", "system": "http://unitsofmeasure.org", "code": "mmol/L"},
         "effectiveDateTime": "2024-01-02T10:00:00-05:00", "subject": {"reference": "urn:uuid:p"}}},
@@ -98,12 +100,32 @@ def test_a_ccd_rendered_from_an_hl7v2_style_bundle_has_empty_but_valid_sections(
     assert {"48765-2", "10160-0", "11450-4"} <= set(empty)  # allergies, medications, problems
 
 
+def _full_corpus_documents() -> list[Path]:
+    found = sorted((CORPORA / "microsoft-fhir-converter" / "samples" / "Ccda").glob("*.ccda"))
+    found += sorted(p for p in (CORPORA / "hl7-ccda-examples").rglob("*") if p.suffix.lower() == ".xml")
+    return [p for p in found if b'xmlns="urn:hl7-org:v3"' in p.read_bytes()[:4000] and b"<recordTarget" in p.read_bytes()]
+
+
 @pytest.mark.corpus
-@pytest.mark.parametrize("name", ["CCD.ccda", "Patient-1.ccda", "Discharge_Summary.ccda"])
-def test_ccds_rendered_from_microsoft_samples_pass_xsd_and_schematron(name, schema, schematron) -> None:
-    sample = CORPORA / "microsoft-fhir-converter" / "samples" / "Ccda" / name
-    _needs(sample)
-    assert _conformance_errors(fhir_to_ccda(ccda_to_fhir(sample.read_bytes())), schema, schematron) == []
+def test_ccds_rendered_from_every_full_corpus_document_pass_xsd_and_schematron(schema, schematron) -> None:
+    documents = _full_corpus_documents()
+    assert len(documents) >= 40
+    failures = {}
+    for path in documents:
+        errors = _conformance_errors(fhir_to_ccda(ccda_to_fhir(path.read_bytes())), schema, schematron)
+        if errors:
+            failures[path.name] = errors[:3]
+    print(f"\nrendered {len(documents)} CCDs; XSD and Schematron failures: {len(failures)}")
+    assert failures == {}
+
+
+def test_identifier_systems_without_a_valid_oid_get_a_stable_uuid_root() -> None:
+    root = etree.fromstring(fhir_to_ccda(HL7V2_LIKE))
+    ns = {"cda": "urn:hl7-org:v3"}
+    patient_roots = root.xpath("//cda:patientRole/cda:id/@root", namespaces=ns)
+    assert patient_roots[0] == "2.16.840.1.113883.19.5" and len(patient_roots[1]) == 36
+    assert "3.4.5.6.7" not in root.xpath("//cda:observation/cda:id/@root", namespaces=ns)
+    assert etree.fromstring(fhir_to_ccda(HL7V2_LIKE)).xpath("//cda:patientRole/cda:id/@root", namespaces=ns) == patient_roots
 
 
 def test_document_data_is_escaped_never_interpreted_as_markup() -> None:
