@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.engine import Connection, Row
 
 from hl7bridge.engine import outbox
@@ -57,27 +57,35 @@ class Stored:
     duplicate: bool
 
 
+# Built once: constructing a Core statement per message costs more CPU than running it.  The
+# duplicate lookup filters on (channel, control_id) only, so every database searches
+# ix_messages_dedup (given sending_app too, SQLite's planner chose ix_messages_sender_time and
+# scanned every message from that sender); the rest of the key is compared below.
+_SAME_CONTROL_ID = select(messages.c.id, messages.c.ack, messages.c.sending_app, messages.c.sending_facility,
+                          messages.c.content_hash).where(messages.c.channel == bindparam("channel"),
+                                                         messages.c.control_id == bindparam("control_id"))
+_INSERT_MESSAGE = messages.insert()
+_INSERT_CONTENT = contents.insert()
+_MESSAGE_FIELDS = ("id", "channel", "source", "message_type", "trigger_event", "control_id", "sending_app",
+                   "sending_facility", "version", "patient_id", "status", "error", "error_location",
+                   "content_hash", "correlation_id", "ack")
+
+
 def store_received(connection: Connection, message: NewMessage) -> Stored:
     """Store a received message (and queue it for its channel unless it is ERRORED); a duplicate
     (same channel, MSH-3, MSH-4, MSH-10 and bytes) is recognised and its stored ACK returned."""
     if message.control_id:
-        existing = connection.execute(
-            select(messages.c.id, messages.c.ack).where(
-                messages.c.channel == message.channel, messages.c.control_id == message.control_id,
-                messages.c.sending_app == message.sending_app,
-                messages.c.sending_facility == message.sending_facility,
-                messages.c.content_hash == message.content_hash).limit(1)).first()
-        if existing is not None:
-            return Stored(existing.id, existing.ack, duplicate=True)
+        for existing in connection.execute(_SAME_CONTROL_ID, {"channel": message.channel,
+                                                              "control_id": message.control_id}):
+            if (existing.sending_app, existing.sending_facility, existing.content_hash) == (
+                    message.sending_app, message.sending_facility, message.content_hash):
+                return Stored(existing.id, existing.ack, duplicate=True)
     now = time.time()
-    row = {k: getattr(message, k) for k in (
-        "id", "channel", "source", "message_type", "trigger_event", "control_id", "sending_app",
-        "sending_facility", "version", "patient_id", "status", "error", "error_location", "content_hash",
-        "correlation_id", "ack")}
-    connection.execute(messages.insert().values(**row, received_at=now, updated_at=now,
-                                                size_bytes=len(message.raw)))
-    connection.execute(contents.insert().values(message_id=message.id, kind="raw", created_at=now,
-                                                content_type=message.content_type, body=message.raw))
+    row = {k: getattr(message, k) for k in _MESSAGE_FIELDS}
+    connection.execute(_INSERT_MESSAGE, row | {"received_at": now, "updated_at": now,
+                                               "size_bytes": len(message.raw)})
+    connection.execute(_INSERT_CONTENT, {"message_id": message.id, "kind": "raw", "created_at": now,
+                                         "content_type": message.content_type, "body": message.raw})
     if message.status == RECEIVED:
         outbox.enqueue(connection, channel_queue(message.channel), orjson.dumps({"message_id": message.id}))
     return Stored(message.id, message.ack, duplicate=False)
@@ -173,7 +181,7 @@ def record_attempt(connection: Connection, delivery: Row[Any], result: AttemptRe
         outbox.enqueue(connection, dead_letter_queue(queue), orjson.dumps(
             {"delivery_id": delivery.id, "message_id": delivery.message_id, "reason": result.error,
              "code": result.code, "attempts": number}),
-            headers={"x-dead-letter-reason": (result.error or "")[:200]})
+            headers={"x-dead-letter-reason": (result.error or "")[:200], "x-delivery-id": delivery.id})
     refresh_message_status(connection, delivery.message_id)
 
 

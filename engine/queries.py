@@ -1,7 +1,8 @@
-"""What operators ask of the store: find messages, show one, replay, list and replay dead letters.
+"""What operators ask of the store: find messages, show one, list and purge dead letters.
 
 Results are plain dicts of ids, types, statuses, times and codes: no message content.  Content is
-read only through ``message_content``, which the CLI calls on explicit request.
+read only through ``message_content``, which the CLI calls on explicit request (and audits).
+Searches use keyset pagination on (received_at, id), so page 1,000 costs what page 1 does.
 """
 
 from __future__ import annotations
@@ -9,14 +10,14 @@ from __future__ import annotations
 import re
 import time
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from typing import Any
 
-import orjson
-from sqlalchemy import delete, select
+from sqlalchemy import and_, delete, or_, select, tuple_, update
 from sqlalchemy.engine import Connection
 
-from hl7bridge.engine import ledger, outbox
-from hl7bridge.engine.brokers.names import channel_queue, dead_letter_queue, destination_queue
+from hl7bridge.engine import ledger
+from hl7bridge.engine.brokers.names import dead_letter_queue, destination_queue
 from hl7bridge.engine.schema import attempts, contents, deliveries, messages
 from hl7bridge.engine.schema import outbox as outbox_rows
 
@@ -33,6 +34,12 @@ class MessageFilter:
     patient_id: str | None = None
     control_id: str | None = None
     limit: int = 100
+    sender: str | None = None       # MSH-3 or MSH-4
+    destination: str | None = None  # has a delivery to this destination
+    error_text: str | None = None   # in the message's or a delivery's error
+    from_ts: float | None = None
+    until_ts: float | None = None
+    before: str | None = None       # a message id: the page after it
 
 
 def parse_since(text: str) -> float:
@@ -43,34 +50,68 @@ def parse_since(text: str) -> float:
     return float(match[1]) * {"s": 1, "m": 60, "h": 3600, "d": 86400}[match[2]]
 
 
-def list_messages(connection: Connection, flt: MessageFilter) -> list[dict[str, Any]]:
-    query = select(*(messages.c[f] for f in MESSAGE_FIELDS))
-    if flt.channel:
-        query = query.where(messages.c.channel == flt.channel)
+def parse_time(text: str) -> float:
+    """An ISO 8601 date or date-time (UTC unless it says otherwise) -> epoch seconds."""
+    try:
+        moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise ValueError("use ISO 8601, e.g. 2026-11-21 or 2026-11-21T08:30:00Z") from exc
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return moment.timestamp()
+
+
+def _conditions(connection: Connection, flt: MessageFilter) -> list[Any]:
+    m = messages.c
+    where: list[Any] = []
+    simple = ((flt.channel, m.channel), (flt.patient_id, m.patient_id), (flt.control_id, m.control_id))
+    where += [column == value for value, column in simple if value]
     if flt.status:
-        query = query.where(messages.c.status == flt.status.upper())
+        where.append(m.status == flt.status.upper())
     if flt.message_type:
         mtype, _, event = flt.message_type.partition("^")
-        query = query.where(messages.c.message_type == mtype)
+        where.append(m.message_type == mtype)
         if event:
-            query = query.where(messages.c.trigger_event == event)
+            where.append(m.trigger_event == event)
+    if flt.sender:
+        where.append(or_(m.sending_app == flt.sender, m.sending_facility == flt.sender))
     if flt.since_secs is not None:
-        query = query.where(messages.c.received_at >= time.time() - flt.since_secs)
-    if flt.patient_id:
-        query = query.where(messages.c.patient_id == flt.patient_id)
-    if flt.control_id:
-        query = query.where(messages.c.control_id == flt.control_id)
+        where.append(m.received_at >= time.time() - flt.since_secs)
+    if flt.from_ts is not None:
+        where.append(m.received_at >= flt.from_ts)
+    if flt.until_ts is not None:
+        where.append(m.received_at < flt.until_ts)
+    if flt.destination:
+        where.append(m.id.in_(select(deliveries.c.message_id).where(deliveries.c.destination == flt.destination)))
+    if flt.error_text:
+        pattern = f"%{flt.error_text}%"
+        where.append(or_(m.error.like(pattern), m.id.in_(
+            select(deliveries.c.message_id).where(deliveries.c.last_error.like(pattern)))))
+    if flt.before:
+        anchor = connection.execute(select(m.received_at).where(m.id == flt.before)).first()
+        if anchor is not None:
+            where.append(tuple_(m.received_at, m.id) < tuple_(anchor.received_at, flt.before))
+    return where
+
+
+def list_messages(connection: Connection, flt: MessageFilter) -> list[dict[str, Any]]:
+    query = select(*(messages.c[f] for f in MESSAGE_FIELDS)).where(and_(True, *_conditions(connection, flt)))
     query = query.order_by(messages.c.received_at.desc(), messages.c.id.desc()).limit(flt.limit)
     return [_message_dict(row) for row in connection.execute(query)]
 
 
+def message_ids(connection: Connection, flt: MessageFilter) -> list[str]:
+    query = select(messages.c.id).where(and_(True, *_conditions(connection, flt)))
+    return list(connection.execute(query.order_by(messages.c.received_at, messages.c.id).limit(flt.limit)).scalars())
+
+
 def _message_dict(row: Any) -> dict[str, Any]:
     data = {f: getattr(row, f) for f in MESSAGE_FIELDS}
-    data["received_at"] = _iso(data["received_at"])
+    data["received_at"] = iso(data["received_at"])
     return data
 
 
-def _iso(epoch: float | None) -> str | None:
+def iso(epoch: float | None) -> str | None:
     if epoch is None:
         return None
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(epoch)) + f".{int(epoch % 1 * 1000):03d}Z"
@@ -80,19 +121,23 @@ def show_message(connection: Connection, message_id: str) -> dict[str, Any] | No
     row = ledger.load_message(connection, message_id)
     if row is None:
         return None
-    data = _message_dict(row) | {"version": row.version, "size_bytes": row.size_bytes, "replay_of": row.replay_of}
-    data["deliveries"] = [_delivery_dict(connection, d) for d in connection.execute(
+    data = _message_dict(row) | {"version": row.version, "size_bytes": row.size_bytes,
+                                 "content_pruned_at": iso(row.content_pruned_at)}
+    data["deliveries"] = [delivery_dict(connection, d) for d in connection.execute(
         select(deliveries).where(deliveries.c.message_id == message_id).order_by(deliveries.c.created_at))]
+    data["replays"] = [d["id"] for d in data["deliveries"] if d["replay_of"]]
     return data
 
 
-def _delivery_dict(connection: Connection, d: Any) -> dict[str, Any]:
+def delivery_dict(connection: Connection, d: Any) -> dict[str, Any]:
     tries = connection.execute(select(attempts).where(attempts.c.delivery_id == d.id).order_by(attempts.c.number))
     return {
-        "id": d.id, "destination": d.destination, "status": d.status, "attempts": d.attempts,
-        "idempotency_key": d.idempotency_key, "replay_of": d.replay_of, "last_code": d.last_code,
-        "last_error": d.last_error, "next_attempt_at": _iso(d.next_attempt_at),
-        "history": [{"number": a.number, "at": _iso(a.at), "outcome": a.outcome, "code": a.code,
+        "id": d.id, "message_id": d.message_id, "channel": d.channel, "destination": d.destination,
+        "status": d.status, "attempts": d.attempts, "idempotency_key": d.idempotency_key, "replay_of": d.replay_of,
+        "replayed_by": list(connection.execute(select(deliveries.c.id).where(deliveries.c.replay_of == d.id))
+                            .scalars()),
+        "last_code": d.last_code, "last_error": d.last_error, "next_attempt_at": iso(d.next_attempt_at),
+        "history": [{"number": a.number, "at": iso(a.at), "outcome": a.outcome, "code": a.code,
                      "error": a.error, "duration_ms": round(a.duration_ms, 2)} for a in tries],
     }
 
@@ -103,38 +148,41 @@ def message_content(connection: Connection, message_id: str, kind: str) -> list[
     return [row.body for row in rows]
 
 
-def request_replay(connection: Connection, message_id: str, *, destinations: list[str] | None = None,
-                   source: str = "raw", replay_of: dict[str, str] | None = None) -> bool:
-    """Queue a replay of a stored message through its channel; False if the message is unknown."""
-    row = ledger.load_message(connection, message_id)
-    if row is None or ledger.load_content(connection, message_id, source) is None:
-        return False
-    request = {"message_id": message_id, "replay": {"from": source, "destinations": destinations or [],
-                                                    "replay_of": replay_of or {}}}
-    outbox.enqueue(connection, channel_queue(row.channel), orjson.dumps(request))
-    return True
-
-
-def dead_letters(connection: Connection, channel: str | None = None,
-                 destination: str | None = None) -> list[dict[str, Any]]:
-    """Dead-lettered deliveries not yet superseded by a replay."""
+def _dead(channel: str | None, destination: str | None) -> Any:
     replayed = select(deliveries.c.replay_of).where(deliveries.c.replay_of.is_not(None))
-    query = select(deliveries).where(deliveries.c.status == ledger.DEAD_LETTERED,
+    query = select(deliveries).where(deliveries.c.status == ledger.DEAD_LETTERED, deliveries.c.dlq_purged_at.is_(None),
                                      deliveries.c.id.not_in(replayed))
     if channel:
         query = query.where(deliveries.c.channel == channel)
     if destination:
         query = query.where(deliveries.c.destination == destination)
-    return [_delivery_dict(connection, d) | {"message_id": d.message_id, "channel": d.channel}
-            for d in connection.execute(query.order_by(deliveries.c.updated_at))]
+    return query
 
 
-def replay_dead_letter(connection: Connection, entry: dict[str, Any]) -> bool:
-    """Replay one dead letter to its destination, as a new delivery linked to the dead one."""
-    ok = request_replay(connection, entry["message_id"], destinations=[entry["destination"]],
-                        replay_of={entry["destination"]: entry["id"]})
-    if ok:  # its record in the embedded .dlq is settled now
-        dlq = dead_letter_queue(destination_queue(entry["channel"], entry["destination"]))
-        connection.execute(delete(outbox_rows).where(outbox_rows.c.queue == dlq,
-                                                     outbox_rows.c.body.like(f'%"{entry["id"]}"%'.encode())))
-    return ok
+def dead_letters(connection: Connection, channel: str | None = None,
+                 destination: str | None = None) -> list[dict[str, Any]]:
+    """Dead-lettered deliveries neither replayed nor purged, oldest first."""
+    rows = connection.execute(_dead(channel, destination).order_by(deliveries.c.updated_at))
+    return [delivery_dict(connection, d) for d in rows]
+
+
+def dead_letter(connection: Connection, delivery_id: str) -> dict[str, Any] | None:
+    row = connection.execute(select(deliveries).where(deliveries.c.id == delivery_id)).first()
+    return delivery_dict(connection, row) if row is not None else None
+
+
+def settle_dead_letter_records(connection: Connection, entry: dict[str, Any]) -> None:
+    """Remove a dead letter's record from the embedded broker's .dlq queue (RabbitMQ's is purged by the CLI)."""
+    dlq = dead_letter_queue(destination_queue(entry["channel"], entry["destination"]))
+    connection.execute(delete(outbox_rows).where(outbox_rows.c.queue == dlq,
+                                                 outbox_rows.c.headers.like(f'%"x-delivery-id":"{entry["id"]}"%')))
+
+
+def purge_dead_letters(connection: Connection, ids: list[str]) -> int:
+    now = time.time()
+    result = connection.execute(update(deliveries).where(deliveries.c.id.in_(ids)).values(dlq_purged_at=now))
+    for row in connection.execute(select(deliveries.c.id, deliveries.c.channel, deliveries.c.destination)
+                                  .where(deliveries.c.id.in_(ids))):
+        settle_dead_letter_records(connection, {"id": row.id, "channel": row.channel,
+                                                "destination": row.destination})
+    return result.rowcount or 0

@@ -26,6 +26,7 @@ def message_detail(data: dict[str, Any]) -> None:
             console.print(f"[bold]{key}[/bold]: {data[key]}")
     for d in data.get("deliveries", []):
         replay = f" (replay of {d['replay_of']})" if d["replay_of"] else ""
+        replay += f" (replayed by {', '.join(d['replayed_by'])})" if d.get("replayed_by") else ""
         console.print(f"\n[bold]{d['destination']}[/bold] {d['status']} delivery {d['id']}{replay}")
         table = Table("#", "at", "outcome", "code", "ms", "error", box=None)
         for a in d["history"]:
@@ -43,3 +44,37 @@ def dead_letter_table(rows: list[dict[str, Any]]) -> None:
                       r["last_code"] or "", r["last_error"] or "")
     console.print(table)
     console.print(f"{len(rows)} dead letter(s)")
+
+
+def stats_table(report: dict[str, Any], *, render: bool = True) -> Table:
+    table = Table("channel / destination", "received", "filtered", "errored", "delivered", "dead", "pending",
+                  "queued", "oldest pending", "last received", box=None)
+    for c in report["channels"]:
+        table.add_row(f"[bold]{c['channel']}[/bold]", str(c["received"]), str(c["filtered"]), str(c["errored"]),
+                      str(c["delivered"]), str(c["dead_lettered"]), str(c["queued"]), "", "",
+                      _age(c["last_received_age_secs"]))
+        for d in c["destinations"]:
+            table.add_row(f"  {d['destination']}", "", "", "", str(d["delivered"]), str(d["dead_lettered"]),
+                          str(d["pending"]), "" if d["queued"] is None else str(d["queued"]),
+                          _age(d["oldest_pending_age_secs"]), "")
+    if render:
+        console.print(table)
+    return table
+
+
+def _age(secs: float | None) -> str:
+    if secs is None:
+        return "-"
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if secs >= size:
+            return f"{secs / size:.1f}{unit} ago"
+    return f"{secs:.0f}s ago"
+
+
+def audit_table(rows: list[dict[str, Any]]) -> None:
+    table = Table("#", "at", "actor", "action", "ids", "details", box=None)
+    for r in rows:
+        ids = r["target_ids"]
+        table.add_row(str(r["id"]), r["at"], r["actor"], r["action"],
+                      ", ".join(ids[:3]) + (f" (+{len(ids) - 3})" if len(ids) > 3 else ""), str(r["details"]))
+    console.print(table)

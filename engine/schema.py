@@ -36,6 +36,7 @@ messages = Table(
     Column("size_bytes", Integer, nullable=False, server_default="0"),
     Column("ack", LargeBinary),
     Column("replay_of", String(26)),
+    Column("content_pruned_at", Float),
 )
 Index("ix_messages_dedup", messages.c.channel, messages.c.control_id)
 Index("ix_messages_channel_time", messages.c.channel, messages.c.received_at)
@@ -43,6 +44,8 @@ Index("ix_messages_status_time", messages.c.status, messages.c.received_at)
 Index("ix_messages_type_time", messages.c.message_type, messages.c.trigger_event, messages.c.received_at)
 Index("ix_messages_patient", messages.c.patient_id)
 Index("ix_messages_time", messages.c.received_at)
+Index("ix_messages_control_id", messages.c.control_id)
+Index("ix_messages_sender_time", messages.c.sending_app, messages.c.received_at)
 
 contents = Table(
     "contents", metadata,
@@ -72,9 +75,11 @@ deliveries = Table(
     Column("last_code", String(16)),
     Column("last_error", String(500)),
     Column("replay_of", String(26)),
+    Column("dlq_purged_at", Float),
 )
 Index("ix_deliveries_message", deliveries.c.message_id)
 Index("ix_deliveries_dest_status", deliveries.c.channel, deliveries.c.destination, deliveries.c.status)
+Index("ix_deliveries_status_created", deliveries.c.status, deliveries.c.created_at)
 
 attempts = Table(
     "attempts", metadata,
@@ -103,3 +108,18 @@ outbox = Table(
 )
 Index("ix_outbox_queue_ready", outbox.c.queue, outbox.c.available_at)
 Index("ix_outbox_ready", outbox.c.available_at)
+
+# Append-only, hash-chained record of every action that reads content or changes state
+# (engine/audit.py); database triggers refuse UPDATE and DELETE (migration 0002).
+audit = Table(
+    "audit", metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("at", Float, nullable=False),
+    Column("actor", String(128), nullable=False),
+    Column("action", String(64), nullable=False),
+    Column("target_ids", Text, nullable=False),
+    Column("details", Text, nullable=False),
+    Column("prev_hash", String(64), nullable=False),
+    Column("hash", String(64), nullable=False),
+)
+Index("ix_audit_at", audit.c.at)

@@ -114,14 +114,20 @@ def test_a_400_is_dead_lettered_and_dlq_replay_delivers_it_after_the_fix(tmp_pat
         assert len(dead) == 1 and dead[0]["destination"] == "service" and dead[0]["last_code"] == "400"
         assert dead[0]["attempts"] == 1  # a 400 is permanent: no retries
         receiver.default_status = 200  # the service is fixed
-        result = engine.cli("dlq", "replay", "--yes")
-        assert result.returncode == 0 and "1 dead letter(s) queued" in result.stdout
+        dry = engine.cli("dlq", "replay", "--dry-run")
+        assert dry.returncode == 0 and "1 message(s) would be replayed" in dry.stdout
+        assert len(json.loads(engine.cli("dlq", "list", "--json").stdout)) == 1 and len(receiver.requests) == 1
+        result = engine.cli("dlq", "replay", "--yes", "--actor", "oncall")
+        assert result.returncode == 0 and "1 message(s) queued for replay" in result.stdout
         wait_until(lambda: delivered(engine, 1), 20, "DELIVERED after replay")
         assert json.loads(engine.cli("dlq", "list", "--json").stdout) == []
         shown = json.loads(engine.cli("messages", "show", list_json(engine)[0]["id"], "--json").stdout)
         replayed = [d for d in shown["deliveries"] if d["replay_of"] == dead[0]["id"]]
         assert len(replayed) == 1 and replayed[0]["status"] == "DELIVERED"
         assert replayed[0]["idempotency_key"] != dead[0]["idempotency_key"]
+        trail = json.loads(engine.cli("audit", "list", "--json").stdout)
+        assert [(r["actor"], r["action"]) for r in trail] == [("oncall", "dlq_replay")]
+        assert engine.cli("audit", "verify").returncode == 0
     finally:
         engine.stop()
 
