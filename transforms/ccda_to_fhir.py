@@ -17,7 +17,7 @@ from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import quote
 
-from hl7bridge.engine.errors import ParseError, TransformError
+from hl7bridge.engine.errors import HL7BridgeError, ParseError, TransformError
 from hl7bridge.transforms.ccda import datatypes as dt
 from hl7bridge.transforms.ccda.cda import V3, find
 from hl7bridge.transforms.ccda.context import Context
@@ -68,6 +68,15 @@ def ccda_to_fhir(document: bytes | str, *, bundle_type: str = "document") -> dic
     if bundle_type not in BUNDLE_TYPES:
         raise TransformError(f"bundle_type must be one of {', '.join(BUNDLE_TYPES)}", location="bundle_type")
     ctx = _parse(document)
+    try:
+        return _bundle(ctx, bundle_type)
+    except HL7BridgeError:
+        raise
+    except Exception as exc:  # a mapping bug still answers with a location, never a bare exception
+        raise TransformError(f"could not map document ({type(exc).__name__})", location="/ClinicalDocument") from exc
+
+
+def _bundle(ctx: Context, bundle_type: str) -> dict[str, Any]:
     patient(ctx)
     author_refs, custodian = header_resources(ctx)
     encounter = header_encounter(ctx)

@@ -125,6 +125,28 @@ class Ctx:
         key = f"Practitioner|{ident['system']}|{value}" if ident else f"Practitioner|name|{family}|{'|'.join(given)}"
         return self.bundle.add(res, key, ident, create_only=True)
 
+    def practitioner_role(self, xcn: str, system: str, code: str, org: str | None = None) -> str | None:
+        """XCN in a given role (e.g. OBX-16 responsible observer) -> PractitionerRole reference."""
+        person = self.practitioner(xcn) if xcn else None
+        if person is None:
+            return None
+        res: dict = {"resourceType": "PractitionerRole", "practitioner": {"reference": person},
+                     "code": [{"coding": [{"system": system, "code": code}]}],
+                     "meta": {"profile": [US_CORE + "us-core-practitionerrole"]}}
+        if org:
+            res["organization"] = {"reference": org}
+        key = f"PractitionerRole|{self.bundle.key_of(person)}|{code}|{self.bundle.key_of(org) if org else ''}"
+        return self.bundle.add(res, key)
+
+    def device(self, ei_text: str) -> str | None:
+        """EI (e.g. OBX-18 equipment instance) -> Device reference."""
+        from hl7bridge.transforms.hl7v2.datatypes import ei
+        ident = ei(ei_text, self.enc, self.sender_system)
+        if ident is None:
+            return None
+        res = {"resourceType": "Device", "identifier": [ident]}
+        return self.bundle.add(res, f"Device|{ident.get('system', '')}|{ident['value']}", ident, create_only=True)
+
     def organization(self, xon: str) -> str | None:
         """XON -> Organization reference."""
         f = Comps(xon, self.enc)

@@ -56,6 +56,7 @@ def observation(ctx: Ctx, seg: Segment) -> None:
     _details(ctx, seg, res)
     ident = ei(ctx.first(seg, 21), ctx.enc, ctx.sender_system)
     if ident:
+        ident["type"] = {"coding": [{"system": THO + "v2-0203", "code": "FILL"}]}
         res["identifier"] = [ident]
     order = ctx.group.get("sr_ref")
     if isinstance(order, str):
@@ -91,9 +92,10 @@ def _effective(ctx: Ctx, seg: Segment, res: dict) -> None:
         when = dtm(ctx.leaf(detail, 7), ctx.tz, "OBR-7")
     if when:
         res["effectiveDateTime"] = when
-    issued = dtm(ctx.leaf(seg, 19), ctx.tz, "OBX-19")
-    if issued and len(issued) >= 20:
-        res["issued"] = issued
+    analysed = dtm(ctx.leaf(seg, 19), ctx.tz, "OBX-19")
+    if analysed:
+        res.setdefault("extension", []).append(
+            {"url": "http://hl7.org/fhir/StructureDefinition/observation-analysis-date-time", "valueDateTime": analysed})
 
 
 def value_of(ctx: Ctx, seg: Segment, value_type: str, one: str | None = None) -> tuple[str, object] | None:
@@ -163,10 +165,16 @@ def _details(ctx: Ctx, seg: Segment, res: dict) -> None:
     reference = _reference_range(ctx.leaf(seg, 7))
     if reference:
         res["referenceRange"] = [reference]
-    performers = [r for r in (ctx.practitioner(x) for x in ctx.reps(seg, 16)) if r]
-    performers += [r for r in (ctx.organization(x) for x in ctx.reps(seg, 23)) if r]
+    performers = [r for r in (ctx.practitioner_role(x, THO + "practitioner-role", "responsibleObserver")
+                              for x in ctx.reps(seg, 16)) if r]
+    lab = ctx.organization(ctx.first(seg, 23)) if ctx.first(seg, 23) else None
+    director = ctx.practitioner_role(ctx.first(seg, 25), THO + "v2-0912", "MDIR", lab) if ctx.first(seg, 25) else None
+    performers += [r for r in (director or lab,) if r]
     if performers:
         res["performer"] = [{"reference": r} for r in performers]
+    devices = [r for r in (ctx.device(x) for x in ctx.reps(seg, 18)) if r]
+    if devices:
+        res["device"] = {"reference": devices[0]}
     for n, key in ((17, "method"), (20, "bodySite")):
         concept = cwe(ctx.first(seg, n), ctx.enc)
         if concept:
