@@ -88,7 +88,8 @@ def run_test_file(file: Path, config: Config, config_dir: Path, tally: Tally, ec
         tally.invalid_files += 1
         return
     except HL7BridgeError as exc:  # a step that cannot be built (e.g. a python target that fails to import)
-        echo(f"{file}:1:1 error [channel] cannot build channel steps: {exc}")
+        code, text = (exc.code, exc.message) if isinstance(exc, ConfigError) else ("channel", str(exc))
+        echo(f"{file}:1:1 error [{code}] the channel's steps cannot be built: {text}")
         tally.invalid_files += 1
         return
     _run_cases(tests, channel, tally, echo)

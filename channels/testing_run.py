@@ -140,7 +140,7 @@ def _fate(result: CaseResult) -> str:
 def _error_lines(error: MessageError, keys: ErrorExpect) -> list[str]:
     lines = []
     if keys.location is not None:
-        lines.append(f"location: {error.location}")
+        lines.append(f"location: {error.location or '(none)'}")
     if keys.code is not None:
         lines.append(f"code: {error.hl7_code}")
     if keys.reason is not None:
