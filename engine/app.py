@@ -53,6 +53,8 @@ class Engine:
         self.destinations: list[Destination] = []
         self._http: web.AppRunner | None = None
         self._stopped = asyncio.Event()
+        self._pruner: asyncio.Task[None] | None = None
+        self.prune_interval_secs = 3600.0
         self.ready = False
 
     async def start(self) -> None:
@@ -66,6 +68,9 @@ class Engine:
         for name, spec in enabled.items():
             await self._start_source(name, spec)
         await self._start_http()
+        if any(c.retention.content_days is not None or c.retention.metadata_days is not None
+               for c in enabled.values()):
+            self._pruner = asyncio.get_running_loop().create_task(self._prune_periodically())
         self.ready = True
         log.info("engine started: %d channels, store=%s, broker=%s", len(enabled),
                  "sqlite" if self.store.is_sqlite else "postgresql", self.broker.name)
@@ -125,9 +130,31 @@ class Engine:
                 lines.append(f'hl7bridge_intake_{key}_total{{channel="{channel}"}} {value}')
         return web.Response(text="\n".join(lines) + "\n", content_type="text/plain")
 
+    async def _prune_periodically(self) -> None:
+        """Retention inside `run`: small batches through the writer, interleaved with intake's commits."""
+        from hl7bridge.engine import audit, retention
+
+        while True:
+            try:
+                plans = [p for p in await self.store.read(lambda c: retention.plans(c, self.config)) if p.count]
+                for plan in plans:
+                    while await self.store.write(lambda c, p=plan: retention.prune_batch(c, p)):
+                        pass
+                if plans:
+                    summary = {f"{p.channel}:{p.kind}": p.count for p in plans}
+                    await self.store.write(lambda c: audit.record(c, "hl7bridge-engine", "prune", [],
+                                                                  {"pruned": summary}))
+                    log.info("retention pruned %d message(s)", sum(p.count for p in plans))
+            except Exception as exc:  # retention must never take the engine down
+                log.warning("retention run failed (%s); next run in %.0fs", type(exc).__name__,
+                            self.prune_interval_secs)
+            await asyncio.sleep(self.prune_interval_secs)
+
     async def stop(self) -> None:
         """Graceful stop: no new intake, answer what was received, finish running work, flush."""
         self.ready = False
+        if self._pruner is not None:
+            self._pruner.cancel()
         for server in self.servers:
             await server.stop()
         await self.broker.stop_consuming()

@@ -162,3 +162,23 @@ async def test_hl7v2_to_fhir_feeds_an_http_destination_with_a_fhir_bundle(start:
         assert any(e["resource"]["resourceType"] == "Patient" for e in bundle["entry"])
     finally:
         receiver.close()
+
+
+async def test_the_engine_prunes_content_past_retention_by_itself(start: Start, tmp_path: Path) -> None:
+    engine, client = await start(f"""
+    retention: {{content_days: 1}}
+    destinations:
+      out: {{type: file, directory: "{tmp_path}/out"}}
+""")
+    assert msa(await client.send(hl7("OLD1")))[0] == "AA"
+    await wait_rows(engine, "select id from messages where status = 'DELIVERED'", 1)
+    await engine.store.write(lambda c: c.execute(text("update messages set received_at = received_at - 3 * 86400")))
+    engine.prune_interval_secs = 0.05
+    if engine._pruner is not None:
+        engine._pruner.cancel()  # the first run happened at start, when nothing was due
+    engine._pruner = asyncio.get_running_loop().create_task(engine._prune_periodically())
+    rows = await wait_rows(engine, "select id from messages where content_pruned_at is not null", 1)
+    assert len(rows) == 1
+    assert await engine.store.read(lambda c: c.execute(text("select count(*) from contents")).scalar_one()) == 0
+    trail = await engine.store.read(lambda c: c.execute(text("select actor, action from audit")).all())
+    assert ("hl7bridge-engine", "prune") in [tuple(r) for r in trail]
