@@ -120,13 +120,21 @@ def _patient_of(owner: Found, index: ResourceIndex) -> Found:
 
 
 def _single_patient(index: ResourceIndex) -> Found:
+    """The one patient of an ADT: merged-away records (link replaced-by) do not count, and with
+    several left the first Encounter's subject decides."""
     patients = index.of_type("Patient")
     if not patients:
         raise TransformError("an ADT message needs a Patient", location="Bundle.entry")
-    if len(patients) > 1:
-        raise TransformError("one HL7 v2 message carries one patient; the input has several",
-                             location=patients[1].loc)
-    return patients[0]
+    current = [p for p in patients if not any(isinstance(link, dict) and link.get("type") == "replaced-by"
+                                              for link in p.res.get("link") or [])] or patients
+    if len(current) > 1:
+        encounters = index.of_type("Encounter")
+        subject = index.resolve(encounters[0], "subject", rtypes=("Patient",)) if encounters else None
+        if subject is None:
+            raise TransformError("one HL7 v2 message carries one patient; the input has several",
+                                 location=current[1].loc)
+        return subject
+    return current[0]
 
 
 def _patient_group(patient: Found, encounter: Found | None, index: ResourceIndex,

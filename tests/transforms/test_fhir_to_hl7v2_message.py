@@ -165,6 +165,17 @@ def test_two_patients_cannot_share_one_message() -> None:
     assert info.value.location == "Bundle.entry[1].resource"
 
 
+def test_a_merged_away_patient_does_not_count_as_a_second_patient() -> None:
+    old = dict(PATIENT, id="p0", active=False, link=[{"type": "replaced-by", "other": {"reference": "Patient/p1"}}],
+               identifier=[{"system": "urn:oid:1.2.3.4", "value": "OLD"}])
+    assert fhir_to_hl7v2(bundle(old, PATIENT)).get("PID-3.1") == "MRN1"
+
+
+def test_with_several_patients_the_encounter_subject_is_the_adt_patient() -> None:
+    other = dict(PATIENT, id="p2", identifier=[{"value": "OTHER"}])
+    assert fhir_to_hl7v2(bundle(other, PATIENT, encounter("AMB"))).get("PID-3.1") == "MRN1"
+
+
 def test_results_for_two_patients_are_refused_at_the_second_subject() -> None:
     other = dict(PATIENT, id="p2")
     obs2 = dict(OBS, subject={"reference": "Patient/p2"})

@@ -236,10 +236,11 @@ def test_a_value_without_a_v2_type_is_an_error_not_a_silent_drop() -> None:
     assert info.value.location == "Bundle.entry[3].resource.valueSampledData"
 
 
-def test_an_observation_status_without_a_v2_code_is_refused() -> None:
+def test_an_observation_without_status_is_refused_and_unknown_is_never_sent_as_final() -> None:
     with pytest.raises(TransformError) as info:
-        result_message(observation(status="unknown", valueInteger=1))
+        result_message({k: v for k, v in observation(valueInteger=1).items() if k != "status"})
     assert info.value.location == "Bundle.entry[3].resource.status"
+    assert result_message(observation(status="unknown", valueInteger=1)).get("OBX-11") == "R"
 
 
 def test_a_report_result_that_does_not_resolve_is_refused() -> None:

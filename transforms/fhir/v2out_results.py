@@ -19,7 +19,9 @@ __all__ = ["observation_segments", "notes", "number"]
 
 _ST_MAX = 199  # longer text goes as TX
 _STATUS = {"final": "F", "preliminary": "P", "corrected": "C", "amended": "C", "entered-in-error": "W",
-           "cancelled": "X", "registered": "I"}
+           "cancelled": "X", "registered": "I",
+           # No table 0085 code means "unknown"; R (entered, not verified) never claims a final result.
+           "unknown": "R"}
 _MAX_DEPTH = 4  # hasMember nesting we follow (panels of panels)
 
 
