@@ -131,12 +131,22 @@ class Ctx:
         if person is None:
             return None
         res: dict = {"resourceType": "PractitionerRole", "practitioner": {"reference": person},
-                     "code": [{"coding": [{"system": system, "code": code}]}],
                      "meta": {"profile": [US_CORE + "us-core-practitionerrole"]}}
+        if code:
+            res["code"] = [{"coding": [{"system": system, "code": code}]}]
         if org:
             res["organization"] = {"reference": org}
         key = f"PractitionerRole|{self.bundle.key_of(person)}|{code}|{self.bundle.key_of(org) if org else ''}"
         return self.bundle.add(res, key)
+
+    def requester(self, orc_seg: Segment | None, fallback_xcn: str = "") -> str | None:
+        """IG ORC-12 / ORC-21: the orderer as a PractitionerRole of the ordering facility."""
+        xcn = (self.first(orc_seg, 12) if orc_seg is not None else "") or fallback_xcn
+        if not xcn:
+            return None
+        facility = self.first(orc_seg, 21) if orc_seg is not None else ""
+        org = self.organization(facility) if facility else None
+        return self.practitioner_role(xcn, "", "", org)
 
     def device(self, ei_text: str) -> str | None:
         """EI (e.g. OBX-18 equipment instance) -> Device reference."""

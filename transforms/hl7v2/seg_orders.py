@@ -92,8 +92,7 @@ def _service_request(ctx: Ctx, orc_seg: Segment | None, seg: Segment, code: dict
     authored = dtm((ctx.leaf(orc_seg, 9) if orc_seg else "") or ctx.leaf(seg, 6), ctx.tz, "ORC-9")
     if authored:
         res["authoredOn"] = authored
-    requester = (ctx.first(orc_seg, 12) if orc_seg else "") or ctx.first(seg, 16)
-    ref = ctx.practitioner(requester) if requester else None
+    ref = ctx.requester(orc_seg, ctx.first(seg, 16))
     if ref:
         res["requester"] = {"reference": ref}
     reasons = [c for c in (cwe(r, ctx.enc) for r in ctx.reps(seg, 31)) if c]

@@ -134,7 +134,7 @@ def medication_request(ctx: Ctx, seg: Segment) -> None:
     authored = dtm(ctx.leaf(orc_seg, 9), ctx.tz, "ORC-9") if orc_seg is not None else None
     if authored:
         res["authoredOn"] = authored
-    requester = ctx.practitioner(ctx.first(orc_seg, 12)) if orc_seg is not None and ctx.first(orc_seg, 12) else None
+    requester = ctx.requester(orc_seg)
     if requester:
         res["requester"] = {"reference": requester}
     _dosage(ctx, seg, res, is_rxe)

@@ -47,7 +47,26 @@ def appointment(ctx: Ctx, seg: Segment) -> None:
     ident = idents[-1]
     ctx.bundle.add(res, f"Appointment|{ident.get('system', '')}|{ident['value']}", ident)
     ctx.group = {"appointment": res}
+    _order(ctx, seg, res)
     ctx.last = res
+
+
+def _order(ctx: Ctx, seg: Segment, appt: dict) -> None:
+    """IG SCH[ServiceRequest]: SCH-26 / SCH-27 name the order the appointment fulfils; AIS-3 gives its code."""
+    idents = []
+    for n, code in ((26, "PLAC"), (27, "FILL")):
+        ident = ei(ctx.first(seg, n), ctx.enc, ctx.sender_system)
+        if ident:
+            ident["type"] = {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v2-0203", "code": code}]}
+            idents.append(ident)
+    if not idents or not ctx.patient:
+        return
+    res: dict = {"resourceType": "ServiceRequest", "identifier": idents, "status": "active", "intent": "order",
+                 "subject": {"reference": ctx.patient}}
+    ident = idents[-1]
+    ref = ctx.bundle.add(res, f"ServiceRequest|{ident.get('system', '')}|{ident['value']}", ident)
+    appt["basedOn"] = [{"reference": ref}]
+    ctx.group["sr"] = res
 
 
 def _times(res: dict, start: str | None, end: str | None) -> None:
@@ -71,6 +90,10 @@ def service(ctx: Ctx, seg: Segment) -> None:
     concept = cwe(ctx.first(seg, 3), ctx.enc)
     if concept:
         res.setdefault("serviceType", []).append(concept)
+        order = ctx.group.get("sr")
+        if isinstance(order, dict) and "code" not in order:
+            order["code"] = concept  # AIS[ServiceRequest]
+            order["meta"] = {"profile": ["http://hl7.org/fhir/us/core/StructureDefinition/us-core-servicerequest"]}
     if "start" not in res:
         _times(res, dtm(ctx.leaf(seg, 4), ctx.tz, "AIS-4"), None)
 
