@@ -59,9 +59,13 @@ def run_channel_tests(path: str | None, config_path: str, *, echo: Echo) -> bool
         _print_errors(exc.errors, echo)
         echo("the config is invalid; no tests were run")
         return False
-    files = find_test_files(Path(path) if path else Path(config_path).parent)
+    where = Path(path) if path else Path(config_path).parent
+    if not where.exists():
+        echo(f"{where}: no such file or folder")
+        return False
+    files = find_test_files(where)
     if not files:
-        echo(f"no test files ({PATTERN}) found at {path or Path(config_path).parent}")
+        echo(f"no test files ({PATTERN}) found in {where}")
         return False
     tally = Tally()
     config_dir = Path(config_path).parent

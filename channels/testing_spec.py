@@ -120,6 +120,7 @@ class _TestFileReader(NodeReader):
         self.config = config
         self.base = Path(file).parent
         self.destinations: dict[str, Any] = {}
+        self.names: dict[str, int] = {}
 
     def read(self, root: Node | None) -> TestFile | None:
         pairs = self.mapping(root, _FILE_KEYS, "the test file", required={"channel", "cases"})
@@ -146,7 +147,7 @@ class _TestFileReader(NodeReader):
         pairs = self.mapping(node, _CASE_KEYS, "a case", required={"name"})
         if pairs is None:
             return None
-        name = self.text(pairs["name"][1], "name") if "name" in pairs else None
+        name = self._name(pairs["name"][1]) if "name" in pairs else None
         body = self._input(node, pairs)
         if name is None or body is None:
             return None
@@ -156,6 +157,16 @@ class _TestFileReader(NodeReader):
         if "expect" in pairs:
             self._expect(pairs["expect"][1], case)
         return case
+
+    def _name(self, node: Node) -> str | None:
+        name = self.text(node, "name")
+        if name is not None and name in self.names:
+            # The name is how a result line points back at its case; two alike would be ambiguous.
+            self.error(node, "duplicate-case", f"duplicate case name {name!r}",
+                       f"first used at line {self.names[name]}; name each case apart")
+        elif name is not None:
+            self.names[name] = at(node)[0]
+        return name
 
     def _input(self, node: Node, pairs: dict[str, tuple[Node, Node]]) -> bytes | None:
         if ("file" in pairs) == ("message" in pairs):

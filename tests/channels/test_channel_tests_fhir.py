@@ -87,7 +87,8 @@ def test_json_subset_expectations_on_a_converted_bundle(tmp_path: Path) -> None:
     assert lines[0] == "test adt_fhir: the Patient is in the bundle ... passed"
     assert lines[1] == "test adt_fhir: the wrong gender ... FAILED"
     assert lines[2].strip() == f"{test_file}:19: destinations.patient_service.payload_contains_json"
-    body = [line.replace(" ", "") for line in lines[3:lines.index("test adt_fhir: field paths need an HL7v2 payload ... FAILED")]]
+    end = lines.index("test adt_fhir: field paths need an HL7v2 payload ... FAILED")
+    body = [line.replace(" ", "") for line in lines[3:end]]
     # The diff shows the closest actual entry, cut to the keys the analyst asked about.
     assert '-"gender":"male",' in body and '+"gender":"female",' in body
     assert not any("identifier" in line for line in body)

@@ -106,7 +106,8 @@ cases:
         "(file: fixtures/adt_a01.hl7, or message: | with the text)",
         "4:5 error [missing-key] a case needs exactly one of 'file' or 'message' "
         "(file: fixtures/adt_a01.hl7, or message: | with the text)",
-        f"8:11 error [file-not-found] file: no file 'nowhere.hl7' beside the test file (paths are relative to {folder.as_posix()}/)",
+        f"8:11 error [file-not-found] file: no file 'nowhere.hl7' beside the test file "
+        f"(paths are relative to {folder.as_posix()}/)",
         "12:24 error [invalid-value] the mocked response of patient_service has both status and ack "
         "(status: for an HTTP answer, ack: for an HL7 ACK; keep one)",
         "14:12 error [invalid-value] 'OK' is not allowed in ack (expected one of: AA, AE, AR, CA, CE, CR, none)",
@@ -125,7 +126,9 @@ def test_missing_keys_duplicates_and_yaml_syntax(folder: Path) -> None:
         "2:8 error [bad-type] cases should be a list with at least one entry (lines starting '- ')"]
     assert errors_of(folder, "channel: adt\nchannel: adt\ncases:\n  - {name: a, file: adt.hl7}\n") == [
         "2:1 error [duplicate-key] duplicate key 'channel' (first defined at line 1; keep one)"]
-    assert errors_of(folder, "channel: adt\ncases:\n  - name: [a\n") [0].startswith("4:1 error [yaml-syntax]")
+    assert errors_of(folder, "channel: adt\ncases:\n  - name: [a\n")[0].startswith("4:1 error [yaml-syntax]")
+    assert errors_of(folder, "channel: adt\ncases:\n  - {name: a, file: adt.hl7}\n  - {name: a, file: adt.hl7}\n") == [
+        "4:12 error [duplicate-case] duplicate case name 'a' (first used at line 3; name each case apart)"]
 
 
 def test_an_invalid_test_file_fails_the_run_but_the_others_still_run(folder: Path) -> None:
@@ -153,4 +156,7 @@ def test_an_invalid_config_is_reported_and_no_test_runs(folder: Path) -> None:
 def test_a_folder_without_test_files_is_a_failure_not_a_silent_pass(folder: Path) -> None:
     result = CliRunner().invoke(main, ["test", str(folder), "--config", str(folder / "channels.yaml")])
     assert result.exit_code == 1
-    assert "no test files (*.test.yaml) found" in result.output
+    assert f"no test files (*.test.yaml) found in {folder}" in result.output
+    result = CliRunner().invoke(main, ["test", str(folder / "nowhere"), "--config", str(folder / "channels.yaml")])
+    assert result.exit_code == 1
+    assert f"{folder / 'nowhere'}: no such file or folder" in result.output
