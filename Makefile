@@ -25,5 +25,8 @@ bench: install
 bench-quick: install
 	$(BIN)/python -m hl7bridge.bench.run --quick
 
+bench-search: install
+	$(BIN)/python -m hl7bridge.bench.search_1m
+
 clean:
 	rm -rf $(VENV) var .pytest_cache

@@ -83,7 +83,9 @@ def python_step(options: dict[str, Any], base: Path) -> Step:
     def run(payload: Payload) -> Payload:
         try:
             result = function(payload)
-        except (TransformError, ValueError, KeyError, TypeError) as exc:
+        except TransformError:
+            raise  # mapping code that names its own position keeps it
+        except (ValueError, KeyError, TypeError) as exc:
             raise TransformError(f"mapping code {target} failed ({type(exc).__name__})") from exc
         if result is None:
             return payload
