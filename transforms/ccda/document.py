@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 from typing import Any
 
+from hl7bridge.engine.errors import TransformError
 from hl7bridge.transforms.ccda import datatypes as dt
 from hl7bridge.transforms.ccda.cda import attr, find, find_all, has_template, text_of
 from hl7bridge.transforms.ccda.context import Context, profiled
@@ -86,6 +87,9 @@ def composition(ctx: Context, sections: list[dict[str, Any]], encounter: dict[st
         "event": events,
         "section": sections,
     })
+    if not resource.get("date"):
+        # Composition.date is 1..1 and a clinical document's time cannot be made up.
+        raise TransformError("document has no valid effectiveTime", location="/ClinicalDocument/effectiveTime")
     resource = profiled(resource)
     ctx.add(resource, ctx.root, key="Composition")
     return resource

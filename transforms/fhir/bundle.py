@@ -12,12 +12,25 @@ same Bundle, and references inside the Bundle point at these fullUrls.
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from urllib.parse import quote
 
 __all__ = ["BundleBuilder", "NAMESPACE"]
 
 NAMESPACE = uuid.UUID("7c4f0f5e-2a7e-5d51-9a43-6b8e2f1d3c90")  # fixed: ids must not change across releases
+
+
+_NS_BYTES = NAMESPACE.bytes
+
+
+def uuid5_str(name: str) -> str:
+    """str(uuid.uuid5(NAMESPACE, name)), without building UUID objects (it is on the hot path)."""
+    digest = bytearray(hashlib.sha1(_NS_BYTES + name.encode("utf-8")).digest()[:16])
+    digest[6] = (digest[6] & 0x0F) | 0x50
+    digest[8] = (digest[8] & 0x3F) | 0x80
+    h = digest.hex()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
 def _token(text: str) -> str:
@@ -54,7 +67,7 @@ class BundleBuilder:
         found = self._refs.get(key)
         if found is not None:
             return found
-        full_url = "urn:uuid:" + str(uuid.uuid5(NAMESPACE, f"{self.scope}|{key}"))
+        full_url = "urn:uuid:" + uuid5_str(f"{self.scope}|{key}")
         rtype = resource["resourceType"]
         if identifier and identifier.get("value"):
             search = _token(identifier["value"])
@@ -65,7 +78,7 @@ class BundleBuilder:
                 return self._append(key, full_url, resource, request)
             url = f"{rtype}?identifier={search}"
         else:
-            rid = str(uuid.uuid5(NAMESPACE, key))
+            rid = uuid5_str(key)
             resource["id"] = rid
             url = f"{rtype}/{rid}"
         return self._append(key, full_url, resource, {"method": "PUT", "url": url})

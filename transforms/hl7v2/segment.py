@@ -54,7 +54,9 @@ class Segment:
 
     def field(self, number: int) -> str:
         """ER7 text of field ``number`` ('' when absent)."""
-        fields = self.fields
+        fields = self._fields
+        if fields is None:
+            fields = self.fields
         return fields[number] if number < len(fields) else ""
 
     def append_text(self, text: str) -> None:
