@@ -193,12 +193,21 @@ def _results(index: ResourceIndex, version: Version) -> list[SegmentOut]:
     out = _patient_group(patient, _encounter_of([g[0] for g in groups], index), index, version)
     counter = [0]
     for i, (dr, results) in enumerate(groups, start=1):
-        sr = index.resolve(dr, "basedOn[0]", rtypes=("ServiceRequest",)) if dr.res.get("basedOn") else None
+        sr = _request_of(dr, index)
         out += order_segments(sr, dr, i, True, index, version)
         counter[0] = 0  # OBX-1 counts within each order group
         for obs in results:
             out += observation_segments(obs, index, version, counter)
     return out
+
+
+def _request_of(report: Found, index: ResourceIndex) -> Found | None:
+    """The first ServiceRequest in basedOn (a CarePlan or other request there is not an order)."""
+    for i in range(len(report.res.get("basedOn") or [])):
+        found = index.resolve(report, f"basedOn[{i}]")
+        if found is not None and found.rtype == "ServiceRequest":
+            return found
+    return None
 
 
 def _is_member(obs: Found, index: ResourceIndex) -> bool:

@@ -194,3 +194,25 @@ def test_malformed_shapes_deep_inside_become_a_transform_error() -> None:
     broken = dict(PATIENT, address=[{"line": 5}])
     with pytest.raises(TransformError):
         fhir_to_hl7v2(broken)
+
+
+def test_the_registered_step_turns_a_fhir_payload_into_an_hl7v2_payload(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from hl7bridge.transforms.payload import Payload
+    from hl7bridge.transforms.registry import build_step
+
+    step = build_step("fhir_to_hl7v2", {"message_type": "ORM^O01", "version": 2.4}, tmp_path)
+    out = step(Payload("fhir", bundle(PATIENT, SR)))
+    assert out.kind == "hl7v2"
+    assert out.data.get("MSH-9") == "ORM^O01^ORM_O01" and out.data.get("MSH-12") == "2.4"
+    assert out.to_bytes().startswith(b"MSH|^~\\&|HL7BRIDGE|")
+
+
+def test_a_report_based_on_a_care_plan_still_maps() -> None:
+    report = {"resourceType": "DiagnosticReport", "status": "final", "subject": {"reference": "Patient/p1"},
+              "code": {"coding": [{"system": "http://loinc.org", "code": "24323-8"}]},
+              "basedOn": [{"reference": "CarePlan/c1"}, {"reference": "urn:uuid:00000000-0000-0000-0000-000000000002"}]}
+    plan = {"resourceType": "CarePlan", "id": "c1", "status": "active", "intent": "plan",
+            "subject": {"reference": "Patient/p1"}}
+    sr = dict(SR, identifier=[{"system": "urn:oid:1.2", "value": "PLACER-1"}])
+    message = fhir_to_hl7v2(bundle(PATIENT, plan, sr, report))
+    assert message.get("OBR-2.1") == "PLACER-1"
