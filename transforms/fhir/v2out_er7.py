@@ -77,9 +77,12 @@ class Version:
         return "UNICODE UTF-8" if self.at_least("2.5") else "UNICODE"
 
 
+_NEEDS_ESCAPE = re.compile(r"[|^~\\&\r\n]")
+
+
 def esc(text: str) -> str:
-    """Escape one plain leaf value."""
-    return DEFAULT.escape(text)
+    """Escape one plain leaf value (most values need nothing: checked with one regex scan)."""
+    return DEFAULT.escape(text) if _NEEDS_ESCAPE.search(text) else text
 
 
 def comps(*parts: Part) -> str:
