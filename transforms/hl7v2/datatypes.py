@@ -6,47 +6,17 @@ valued).  ``loc`` is the HL7 position used in error texts (never the value).
 
 from __future__ import annotations
 
-import base64
 import re
 
 from hl7bridge.engine.errors import ParseError
 from hl7bridge.transforms.hl7v2.codes import LOCAL_BASE, V2, lookup, system_uri
+from hl7bridge.transforms.hl7v2.comps import Comps
 from hl7bridge.transforms.hl7v2.encoding import Encoding
 
 __all__ = ["Comps", "ei", "authority_system", "dtm", "date_of", "instant", "cwe", "cx", "xpn", "xad", "xtn", "hd_system",
            "number", "sn_value", "ed_attachment"]
 
-
-class Comps:
-    """Components of one repetition; ``c(i)`` is component i's decoded text (first subcomponent)."""
-
-    __slots__ = ("parts", "enc")
-
-    def __init__(self, text: str, enc: Encoding) -> None:
-        self.parts = text.split(enc.component)
-        self.enc = enc
-
-    def c(self, i: int) -> str:
-        parts = self.parts
-        if i > len(parts):
-            return ""
-        raw = parts[i - 1]
-        if not raw:
-            return ""
-        sub = self.enc.subcomponent
-        if sub in raw:
-            raw = raw.split(sub, 1)[0]
-        if raw == '""':
-            return ""
-        # Surrounding blanks are padding in real feeds, never part of a code or an id.
-        return (self.enc.unescape(raw) if self.enc.escape_char in raw else raw).strip()
-
-    def subs(self, i: int) -> list[str]:
-        """Subcomponents of component i, decoded."""
-        parts = self.parts
-        if i > len(parts) or not parts[i - 1]:
-            return []
-        return [self.enc.unescape(s) for s in parts[i - 1].split(self.enc.subcomponent)]
+# Value datatypes (NM, SN, ED) live in values.py; re-exported at the end for one import path.
 
 
 _DTM = re.compile(r"^(\d{4})(\d\d)?(\d\d)?(\d\d)?(\d\d)?(\d\d)?(\.\d{1,6})?(?:([+-])(\d\d)(\d\d))?$")
@@ -291,48 +261,4 @@ def xtn(text: str, enc: Encoding) -> dict | None:
     return out
 
 
-_NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)$")
-
-
-def number(text: str, loc: str) -> int | float:
-    """NM -> JSON number; raise ParseError (102) when not numeric."""
-    text = text.strip()
-    if not _NUMBER.match(text):
-        raise ParseError("not a valid number (NM)", location=loc, hl7_code=102)
-    return float(text) if "." in text else int(text)
-
-
-def sn_value(text: str, enc: Encoding, loc: str) -> tuple[str, dict] | None:
-    """SN -> ("valueQuantity" | "valueRange" | "valueRatio", value)."""
-    f = Comps(text, enc)
-    comparator, num1, sep, num2 = f.c(1), f.c(2), f.c(3), f.c(4)
-    if sep in ("-",) and num1 and num2:
-        return "valueRange", {"low": {"value": number(num1, loc)}, "high": {"value": number(num2, loc)}}
-    if sep in (":", "/") and num1 and num2:
-        return "valueRatio", {"numerator": {"value": number(num1, loc)}, "denominator": {"value": number(num2, loc)}}
-    if not num1:
-        return None
-    quantity: dict = {"value": number(num1, loc)}
-    if comparator in ("<", ">", "<=", ">="):
-        quantity["comparator"] = comparator
-    return "valueQuantity", quantity
-
-
-def ed_attachment(text: str, enc: Encoding, loc: str = "OBX-5") -> dict | None:
-    """ED -> Attachment: .2/.3 content type, .4 encoding, .5 data (base64 kept, text encoded)."""
-    f = Comps(text, enc)
-    data = f.c(5)
-    if not data:
-        return None
-    kind, subtype = f.c(2).lower(), f.c(3).lower()
-    content_type = f"{kind}/{subtype}" if kind and subtype and "/" not in subtype else (subtype or kind or "text/plain")
-    if content_type in ("text/text", "tx/text"):
-        content_type = "text/plain"
-    if f.c(4).upper() == "BASE64":
-        data = "".join(data.split())
-        try:
-            base64.b64decode(data, validate=True)
-        except ValueError:
-            raise ParseError("ED data (component 5) is not valid Base64", location=loc, hl7_code=102) from None
-        return {"contentType": content_type, "data": data}
-    return {"contentType": content_type, "data": base64.b64encode(data.encode("utf-8")).decode("ascii")}
+from hl7bridge.transforms.hl7v2.values import ed_attachment, number, sn_value  # noqa: E402  (re-export)
