@@ -7,6 +7,7 @@ the element that could not be mapped, never its value.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from urllib.parse import unquote
 
 from hl7bridge.engine.errors import TransformError
 
@@ -105,12 +106,24 @@ class ResourceIndex:
     def _lookup(self, owner: Found, ref: str) -> Found | None:
         if ref.startswith("#"):
             return self._refs.get(f"{ref}@{id(owner.res)}")
+        if "?identifier=" in ref:
+            return self._by_identifier(ref)
         found = self._refs.get(ref)
         if found is None and "/" in ref and not ref.startswith("urn:"):
             # An absolute URL whose last two segments are Type/id, or a versioned reference.
             parts = ref.split("/_history/")[0].rstrip("/").split("/")
             found = self._refs.get("/".join(parts[-2:]))
         return found
+
+
+    def _by_identifier(self, ref: str) -> Found | None:
+        """A conditional reference (``Patient?identifier=system|value``, as in transaction Bundles)."""
+        rtype, _, token = ref.partition("?identifier=")
+        system, bar, value = unquote(token).rpartition("|")
+        matches = [f for f in self.of_type(rtype)
+                   if any(isinstance(i, dict) and i.get("value") == value and (not bar or i.get("system") == system)
+                          for i in f.res.get("identifier") or [])]
+        return matches[0] if len(matches) == 1 else None
 
 
 def _walk(res: dict, element: str) -> object:

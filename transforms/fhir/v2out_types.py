@@ -179,8 +179,8 @@ def xtn(point: dict) -> str:
     value, system, use = point.get("value") or "", point.get("system") or "phone", point.get("use") or ""
     if not value:
         return ""
-    if system == "email":
-        return comps(None, "NET", "Internet", value)
+    if system in ("email", "url"):
+        return comps(None, "NET", "Internet", value)  # XTN-4 is the network address
     equipment = "CP" if use == "mobile" and system == "phone" else _EQUIPMENT.get(system, "PH")
     match = _PHONE.match(value)
     if match:

@@ -210,7 +210,8 @@ class Ctx:
         """PL -> Location hierarchy (IG PL[Location]): bed in room in floor in point of care in building
         in facility, each a Location ``partOf`` the next level named; returns the most specific one."""
         f = Comps(pl, self.enc)
-        levels = ((4, "si"), (7, "bu"), (1, ""), (8, "lvl"), (2, "ro"), (3, "bd"))  # general -> specific
+        # general -> specific; the IG leaves point of care's physical type open: a nursing unit is a ward.
+        levels = ((4, "si"), (7, "bu"), (1, "wa"), (8, "lvl"), (2, "ro"), (3, "bd"))
         parent: str | None = None
         path = "Location"
         for n, kind in levels:

@@ -131,6 +131,15 @@ def telecom(ctx: Ctx, seg: Segment, n: int, default_use: str) -> list[dict]:
     return out
 
 
+# ISO 639-2 codes whose BCP 47 tag is the ISO 639-1 code (BCP 47 prefers the two-letter form).
+_ISO639_1 = {"eng": "en", "spa": "es", "fra": "fr", "fre": "fr", "deu": "de", "ger": "de", "ara": "ar", "zho": "zh",
+             "chi": "zh", "vie": "vi", "kor": "ko", "rus": "ru", "por": "pt", "ita": "it", "jpn": "ja", "hin": "hi",
+             "ben": "bn", "pol": "pl", "tgl": "tl", "hat": "ht", "fas": "fa", "per": "fa", "urd": "ur", "nld": "nl",
+             "dut": "nl", "ces": "cs", "cze": "cs", "dan": "da", "ell": "el", "gre": "el", "fin": "fi", "heb": "he",
+             "hun": "hu", "nor": "no", "swe": "sv", "tur": "tr", "ukr": "uk", "som": "so", "amh": "am", "pan": "pa",
+             "guj": "gu", "tam": "ta", "tel": "te", "tha": "th", "ron": "ro", "rum": "ro", "hye": "hy", "arm": "hy"}
+
+
 def _language_system(concept: dict) -> None:
     # PID-15 codes are usually ISO 639 / BCP 47 tags; US Core binds language to urn:ietf:bcp:47.
     for coding in concept.get("coding", []):
@@ -138,6 +147,7 @@ def _language_system(concept: dict) -> None:
         if coding.get("system", "").endswith(("v2-0296", "ISO639")) or "system" not in coding:
             if 2 <= len(code.split("-")[0]) <= 3 and code.replace("-", "").isalpha():
                 coding["system"] = "urn:ietf:bcp:47"
+                coding["code"] = _ISO639_1.get(code.lower(), code)
 
 
 def _extensions(ctx: Ctx, seg: Segment, res: dict) -> None:
@@ -151,7 +161,10 @@ def _extensions(ctx: Ctx, seg: Segment, res: dict) -> None:
     maiden = xpn(ctx.first(seg, 6), ctx.enc)
     if maiden and maiden.get("family"):
         ext.append({"url": FHIR_EXT + "patient-mothersMaidenName", "valueString": maiden["family"]})
-    religion = cwe(ctx.first(seg, 17), ctx.enc)
+    religion_code = ctx.leaf(seg, 17)
+    mapped = lookup("Religion", religion_code) if religion_code else None
+    religion = ({"coding": [{"system": mapped[2], "code": mapped[0], "display": mapped[1]}]} if mapped
+                else cwe(ctx.first(seg, 17), ctx.enc))
     if religion:
         ext.append({"url": FHIR_EXT + "patient-religion", "valueCodeableConcept": religion})
     birthplace = ctx.leaf(seg, 23)
