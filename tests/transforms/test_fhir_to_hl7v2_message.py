@@ -216,3 +216,17 @@ def test_a_report_based_on_a_care_plan_still_maps() -> None:
     sr = dict(SR, identifier=[{"system": "urn:oid:1.2", "value": "PLACER-1"}])
     message = fhir_to_hl7v2(bundle(PATIENT, plan, sr, report))
     assert message.get("OBR-2.1") == "PLACER-1"
+
+
+def test_a_conditional_reference_resolves_by_identifier() -> None:
+    order = dict(SR, subject={"reference": "Patient?identifier=urn:oid:1.2.3.4%7CMRN1"})
+    anonymous = {k: v for k, v in PATIENT.items() if k != "id"}
+    assert fhir_to_hl7v2(bundle(anonymous, order)).get("PID-3.1") == "MRN1"
+
+
+def test_an_ambiguous_conditional_reference_does_not_resolve() -> None:
+    order = dict(SR, subject={"reference": "Patient?identifier=MRN1"})
+    twin = dict(PATIENT, id="p2", identifier=[{"system": "urn:oid:9.9", "value": "MRN1"}])
+    with pytest.raises(TransformError) as info:
+        fhir_to_hl7v2(bundle(PATIENT, twin, order))
+    assert info.value.location == "Bundle.entry[2].resource.subject"

@@ -273,3 +273,8 @@ def test_observations_without_a_report_get_an_order_group_filled_from_the_first(
     assert message.get("OBR-3.1") == "OBS-7"
     assert message.get("OBR-4.1") == "2345-7"
     assert message.get("OBR-25") == "F"
+
+
+def test_a_web_address_is_a_network_address_not_a_phone() -> None:
+    message = fhir_to_hl7v2(dict(PATIENT, telecom=[{"system": "url", "value": "https://example.test/a"}]))
+    assert message.get_raw("PID-13") == "^NET^Internet^https://example.test/a"
