@@ -18,6 +18,7 @@ from sqlalchemy import select
 from hl7bridge.engine import outbox
 from hl7bridge.engine.broker import Envelope, Handler
 from hl7bridge.engine.brokers.names import dead_letter_queue
+from hl7bridge.engine.errors import StoreError
 from hl7bridge.engine.schema import outbox as outbox_table
 from hl7bridge.engine.store import Store
 
@@ -55,7 +56,11 @@ class EmbeddedBroker:
         while not self._stopping:
             wake.clear()
             free = prefetch - len(in_flight)
-            rows = await self._ready(queue, free, in_flight) if free > 0 else []
+            try:
+                rows = await self._ready(queue, free, in_flight) if free > 0 else []
+            except StoreError:  # the store is away: keep polling, or this queue stops for good
+                log.warning("queue=%s store unavailable; polling again", queue)
+                rows = []
             for row in rows:
                 in_flight.add(row.id)
                 task = asyncio.get_running_loop().create_task(self._run(row, handler, in_flight))
@@ -84,11 +89,14 @@ class EmbeddedBroker:
     async def _run(self, row: outbox.OutboxRow, handler: Handler, in_flight: set[int]) -> None:
         envelope = Envelope(row.queue, row.body, row.headers, redelivered=row.delivery_count > 0)
         try:
-            await handler(envelope)
-        except Exception as exc:  # handlers raise to ask for redelivery
-            await self._retry_later(row, exc)
-        else:
-            await self.store.write(lambda c: outbox.remove(c, [row.id]))
+            try:
+                await handler(envelope)
+            except Exception as exc:  # handlers raise to ask for redelivery
+                await self._retry_later(row, exc)
+            else:
+                await self.store.write(lambda c: outbox.remove(c, [row.id]))
+        except StoreError:  # the row stays in the outbox and is taken again once the store answers
+            log.warning("queue=%s item=%s store unavailable; will run again", row.queue, row.id)
         finally:
             in_flight.discard(row.id)
             if row.queue in self._wake:

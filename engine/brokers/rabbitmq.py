@@ -24,6 +24,7 @@ from pika.adapters.asyncio_connection import AsyncioConnection
 from hl7bridge.engine import outbox
 from hl7bridge.engine.broker import Envelope, Handler
 from hl7bridge.engine.brokers.names import dead_letter_queue
+from hl7bridge.engine.errors import StoreError
 from hl7bridge.engine.retry import backoff_secs
 from hl7bridge.engine.store import Store
 
@@ -157,22 +158,30 @@ class RabbitMQBroker:
         while not self._closing:
             await self._ready.wait()
             self._wake.clear()
-            rows = await self.store.write(lambda c: outbox.claim(c, queues=None, limit=self.relay_batch,
-                                                                 lease_secs=self.lease_secs))
-            if not rows:
-                await self._idle()
-                continue
             try:
-                futures = [self._publish(row) for row in rows]
-            except Exception as exc:  # channel closed under us
-                log.warning("relay publish failed (%s)", type(exc).__name__)
-                futures = []
-            results = await asyncio.gather(*futures, return_exceptions=True)
-            done = [row.id for row, result in zip(rows, results) if result is None]
-            failed = [row.id for row in rows if row.id not in set(done)]
-            await self.store.write(lambda c: (outbox.remove(c, done), outbox.release(c, failed, delay_secs=0)))
-            if failed:
-                await asyncio.sleep(0.2)
+                await self._relay_batch()
+            except StoreError:  # the store is away: try again, or the relay stops for good
+                log.warning("relay: store unavailable; retrying")
+                await asyncio.sleep(1.0)
+
+    async def _relay_batch(self) -> None:
+        """Publish one leased batch of outbox rows; remove the confirmed ones, release the rest."""
+        rows = await self.store.write(lambda c: outbox.claim(c, queues=None, limit=self.relay_batch,
+                                                             lease_secs=self.lease_secs))
+        if not rows:
+            await self._idle()
+            return
+        try:
+            futures = [self._publish(row) for row in rows]
+        except Exception as exc:  # channel closed under us
+            log.warning("relay publish failed (%s)", type(exc).__name__)
+            futures = []
+        results = await asyncio.gather(*futures, return_exceptions=True)
+        done = [row.id for row, result in zip(rows, results) if result is None]
+        failed = [row.id for row in rows if row.id not in set(done)]
+        await self.store.write(lambda c: (outbox.remove(c, done), outbox.release(c, failed, delay_secs=0)))
+        if failed:
+            await asyncio.sleep(0.2)
 
     async def _idle(self) -> None:
         next_at = await self.store.read(outbox.next_ready_at)
