@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from hl7bridge.engine.errors import HL7BridgeError, TransformError
 from hl7bridge.transforms.fhir_to_hl7v2 import fhir_to_hl7v2
 from hl7bridge.transforms.hl7v2.message import Message
 from hl7bridge.transforms.hl7v2_to_fhir import hl7v2_to_fhir
@@ -196,3 +197,34 @@ def test_microsoft_observation_bundle_agrees_field_by_field() -> None:
     assert differ == ["OBX-6"]
     assert len(agree) == 13
     assert ours.get("OBX-6.2") == expected.get("OBX-6")
+
+
+# -- Robustness over every public HL7v2 sample ----------------------------------------------------
+
+def _samples() -> list[Path]:
+    folders = [MICROSOFT / "samples" / "Hl7v2", CORPORA / "linuxforhealth-messages", BENCHMARK]
+    return sorted(p for folder in folders if folder.exists() for p in folder.rglob("*.hl7"))
+
+
+def test_every_convertible_corpus_message_comes_back_or_is_refused_with_a_location() -> None:
+    files = _samples()
+    if not files:
+        corpus_file(BENCHMARK)
+    converted, refused = 0, []
+    for path in files:
+        try:
+            bundle = hl7v2_to_fhir(path.read_bytes())
+        except HL7BridgeError:
+            continue  # not convertible to FHIR in the first place: nothing to send back
+        try:
+            message = fhir_to_hl7v2(bundle)
+        except TransformError as exc:
+            assert exc.location, path.name
+            refused.append(path.name)
+            continue
+        hl7v2_to_fhir(message)  # what we write must read back
+        converted += 1
+    print(f"\nfhir_to_hl7v2 over {len(files)} corpus messages: {converted} converted back, "
+          f"{len(refused)} refused: {refused}")
+    assert converted >= 350
+    assert len(refused) <= 0.02 * (converted + len(refused))
