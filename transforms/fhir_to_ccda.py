@@ -65,8 +65,8 @@ def fhir_to_ccda(bundle: dict, *, document_type: str = "ccd") -> bytes:
     template_name = DOCUMENT_TEMPLATES.get(document_type)
     if template_name is None:
         raise TransformError(f"document_type must be one of {', '.join(DOCUMENT_TEMPLATES)}", location="document_type")
-    _check(bundle)
     try:
+        _check(bundle)
         model = document_model(bundle)
     except (KeyError, TypeError, AttributeError, ValueError, IndexError) as exc:
         raise TransformError(f"Bundle could not be read ({type(exc).__name__})", location="Bundle.entry") from exc

@@ -136,11 +136,21 @@ def gender(value: str | None) -> dict[str, Any]:
 
 def pq(quantity: dict[str, Any] | None) -> dict[str, str] | None:
     """Quantity -> PQ value/unit (UCUM code preferred over the display unit)."""
-    if not quantity or quantity.get("value") is None:
+    if not isinstance(quantity, dict) or not _is_number(quantity.get("value")):
         return None
     unit = quantity.get("code") if quantity.get("system") == "http://unitsofmeasure.org" else None
     unit = unit or quantity.get("unit") or "1"
     return {"value": _decimal(quantity["value"]), "unit": unit.replace(" ", "") or "1"}
+
+
+def _is_number(value: Any) -> bool:
+    if isinstance(value, bool) or value is None:
+        return False
+    try:
+        float(value)
+    except (TypeError, ValueError):
+        return False
+    return True
 
 
 def _decimal(value: Any) -> str:

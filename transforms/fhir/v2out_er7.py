@@ -57,11 +57,6 @@ class Version:
         return self.at_least("2.4")
 
     @property
-    def obx_instance_id(self) -> bool:
-        """OBX-21 (observation instance identifier) exists from 2.5.1."""
-        return self.at_least("2.5.1")
-
-    @property
     def coded_race(self) -> bool:
         """PID-10 is IS (a bare code) in 2.3 and CE from 2.3.1."""
         return self.at_least("2.3.1")

@@ -38,7 +38,7 @@ def pid(patient: Found, version: Version) -> SegmentOut:
     seg[8] = v2_code("AdministrativeSex", res.get("gender"))
     seg[10] = _race(res, version)
     seg[11] = reps(xad(a) for a in res.get("address") or [] if isinstance(a, dict))
-    _telecom(seg, res)
+    _telecom(seg, res, version)
     language = next((c.get("language") for c in res.get("communication") or [] if isinstance(c, dict)), None)
     seg[15] = ce(language)
     seg[16] = _marital(res.get("maritalStatus"))
@@ -98,11 +98,11 @@ def _ethnicity(res: dict, version: Version) -> str:
     return reps(comps(c["code"], c.get("display", ""), "CDCREC") for c in codings)
 
 
-def _telecom(seg: SegmentOut, res: dict) -> None:
+def _telecom(seg: SegmentOut, res: dict, version: Version) -> None:
     """Work numbers go to PID-14; home, mobile, e-mail and unlabelled ones to PID-13."""
     points = [p for p in res.get("telecom") or [] if isinstance(p, dict) and p.get("value")]
-    seg[13] = reps(xtn(p) for p in points if p.get("use") != "work")
-    seg[14] = reps(xtn(p) for p in points if p.get("use") == "work")
+    seg[13] = reps(xtn(p, version) for p in points if p.get("use") != "work")
+    seg[14] = reps(xtn(p, version) for p in points if p.get("use") == "work")
 
 
 def _marital(concept: object) -> str:

@@ -13,7 +13,7 @@ from hl7bridge.engine.errors import TransformError
 from hl7bridge.transforms.fhir.v2out_bundle import Found, ResourceIndex
 from hl7bridge.transforms.fhir.v2out_er7 import SegmentOut, Version, comps, dtm, esc, reps
 from hl7bridge.transforms.fhir.v2out_patient import practitioner_xcn
-from hl7bridge.transforms.fhir.v2out_types import ce, coding_system, ei, first_coding
+from hl7bridge.transforms.fhir.v2out_types import ce, coding_system, first_coding
 
 __all__ = ["observation_segments", "notes", "number"]
 
@@ -85,10 +85,7 @@ def _obx(obs: Found, node: dict, loc: str, set_id: int, sub_id: str, index: Reso
     seg[17] = ce(res.get("method"))
     if version.obx_analysis_time:
         seg[19] = dtm(res.get("issued"), obs.loc + ".issued")
-    if version.obx_instance_id:
-        seg[20] = ce(res.get("bodySite"))
-        idents = [i for i in res.get("identifier") or [] if isinstance(i, dict) and i.get("value")]
-        seg[21] = ei(idents[0]) if idents and node is res else ""
+    # OBX-20 (site) and OBX-21 (instance identifier) are v2.6 fields, reserved in 2.5.1: not written.
     return seg
 
 

@@ -174,7 +174,7 @@ _USE = {"home": "PRN", "work": "WPN", "mobile": "PRS", "temp": "ORN", "old": "OR
 _EQUIPMENT = {"phone": "PH", "fax": "FX", "pager": "BP", "email": "Internet", "other": "PH", "sms": "CP"}
 
 
-def xtn(point: dict) -> str:
+def xtn(point: dict, version: Version) -> str:
     """ContactPoint -> XTN: number^use^equipment^email^country^area^local^extension."""
     value, system, use = point.get("value") or "", point.get("system") or "phone", point.get("use") or ""
     if not value:
@@ -183,10 +183,14 @@ def xtn(point: dict) -> str:
         return comps(None, "NET", "Internet", value)  # XTN-4 is the network address
     equipment = "CP" if use == "mobile" and system == "phone" else _EQUIPMENT.get(system, "PH")
     match = _PHONE.match(value)
-    if match:
-        country, area, local, extension = match.groups()
-        return comps(None, _USE.get(use, ""), equipment, None, country, area, local, extension or "")
-    return comps(value, _USE.get(use, ""), equipment)
+    if match is None:
+        return comps(value, _USE.get(use, ""), equipment)
+    country, area, local, extension = match.groups()
+    # XTN-1 is TN before 2.5 ("(999)999-9999X99"), free text from 2.5.
+    number = value if version.at_least("2.5") else f"({area}){local}" + (f"X{extension}" if extension else "")
+    if not local.isdigit():
+        return comps(number, _USE.get(use, ""), equipment)  # XTN-5..8 are NM: only all-digit parts go there
+    return comps(number, _USE.get(use, ""), equipment, None, country, area, local, extension or "")
 
 
 def ce(concept: object, prefer_system: str = "") -> str:

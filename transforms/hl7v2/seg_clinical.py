@@ -1,0 +1,119 @@
+"""DG1, PR1 and AL1 to Condition, Procedure and AllergyIntolerance (US Core)."""
+
+from __future__ import annotations
+
+from hl7bridge.engine.errors import ParseError
+from hl7bridge.transforms.fhir.profiles import profiled
+from hl7bridge.transforms.hl7v2.codes import THO, lookup
+from hl7bridge.transforms.hl7v2.context import Ctx
+from hl7bridge.transforms.hl7v2.datatypes import cwe, dtm, ei
+from hl7bridge.transforms.hl7v2.message import Segment
+
+__all__ = ["diagnosis", "procedure", "allergy"]
+
+
+def diagnosis(ctx: Ctx, seg: Segment) -> None:
+    """DG1 -> Condition (US Core encounter diagnosis), listed on Encounter.diagnosis."""
+    code = cwe(ctx.first(seg, 3), ctx.enc) or ({"text": ctx.leaf(seg, 4)} if ctx.leaf(seg, 4) else None)
+    if code is None:
+        raise ParseError("DG1 has neither a diagnosis code (DG1-3) nor a description (DG1-4)",
+                         location="DG1-3", hl7_code=101)
+    res = profiled({"resourceType": "Condition"}, "us-core-condition-encounter-diagnosis")
+    res["category"] = [{"coding": [{"system": THO + "condition-category", "code": "encounter-diagnosis",
+                                    "display": "Encounter Diagnosis"}]}]
+    res["code"] = code
+    ctx.subject(res)
+    if ctx.encounter:
+        res["encounter"] = {"reference": ctx.encounter}
+    onset = dtm(ctx.leaf(seg, 5), ctx.tz, "DG1-5")
+    if onset:
+        res["onsetDateTime"] = onset
+    recorded = dtm(ctx.leaf(seg, 19), ctx.tz, "DG1-19")
+    if recorded:
+        res["recordedDate"] = recorded
+    ident = _ei(ctx, ctx.first(seg, 20))
+    if ident:
+        res["identifier"] = [ident]
+    label = code.get("coding", [{}])[0].get("code", code.get("text", ""))
+    ref = ctx.bundle.add(res, f"Condition|{ctx.patient_key}|{ctx.encounter_key}|{label}", ident)
+    enc = ctx.encounter_res
+    if enc is not None:
+        entry: dict = {"condition": {"reference": ref}}
+        role = lookup("DiagnosisType", ctx.leaf(seg, 6))
+        if role:
+            entry["use"] = {"coding": [{"system": role[2], "code": role[0], "display": role[1]}]}
+        rank = ctx.leaf(seg, 15)
+        if rank.isdigit() and int(rank) > 0:
+            entry["rank"] = int(rank)
+        enc.setdefault("diagnosis", []).append(entry)
+    ctx.last = res
+
+
+def _ei(ctx: Ctx, text: str) -> dict | None:
+    return ei(text, ctx.enc, ctx.sender_system)
+
+
+def procedure(ctx: Ctx, seg: Segment) -> None:
+    """PR1 -> Procedure (US Core)."""
+    code = cwe(ctx.first(seg, 3), ctx.enc) or ({"text": ctx.leaf(seg, 4)} if ctx.leaf(seg, 4) else None)
+    if code is None:
+        raise ParseError("PR1 has no procedure code (PR1-3)", location="PR1-3", hl7_code=101)
+    # IG PR1[Procedure]: the status depends on the message context; "unknown" when not clear.
+    res = profiled({"resourceType": "Procedure", "status": "unknown"}, "us-core-procedure")
+    res["code"] = code
+    ctx.subject(res)
+    if ctx.encounter:
+        res["encounter"] = {"reference": ctx.encounter}
+    category = cwe(ctx.first(seg, 6), ctx.enc)
+    if category:
+        res["category"] = category
+    performed = dtm(ctx.leaf(seg, 5), ctx.tz, "PR1-5")
+    if performed:
+        res["performedDateTime"] = performed
+    performers = []
+    for n, function in ((8, "88189002"), (11, "304292004"), (12, "")):
+        for rep in ctx.reps(seg, n):
+            ref = ctx.practitioner(rep)
+            if ref:
+                entry: dict = {"actor": {"reference": ref}}
+                if function:
+                    entry["function"] = {"coding": [{"system": "http://snomed.info/sct", "code": function}]}
+                performers.append(entry)
+    if performers:
+        res["performer"] = performers
+    reason = cwe(ctx.first(seg, 15), ctx.enc)
+    if reason:
+        res["reasonCode"] = [reason]
+    ident = _ei(ctx, ctx.first(seg, 19))
+    if ident:
+        res["identifier"] = [ident]
+    label = code.get("coding", [{}])[0].get("code", code.get("text", ""))
+    ctx.bundle.add(res, f"Procedure|{ctx.patient_key}|{label}|{performed or ''}", ident)
+    ctx.last = res
+
+
+def allergy(ctx: Ctx, seg: Segment) -> None:
+    """AL1 -> AllergyIntolerance (US Core)."""
+    code = cwe(ctx.first(seg, 3), ctx.enc)
+    if code is None:
+        raise ParseError("required field AL1-3 (allergen) is empty", location="AL1-3", hl7_code=101)
+    res = profiled({"resourceType": "AllergyIntolerance"}, "us-core-allergyintolerance")
+    res["clinicalStatus"] = {"coding": [{"system": THO + "allergyintolerance-clinical", "code": "active"}]}
+    category = lookup("AllergenType[AllergyIntoleranceCategory]", ctx.leaf(seg, 2))
+    if category:
+        res["category"] = [category[0]]
+    res["code"] = code
+    ctx.subject(res, "patient")
+    reactions = [ctx.enc.unescape(r) for r in ctx.reps(seg, 5)]
+    if reactions:
+        reaction: dict = {"manifestation": [{"text": r} for r in reactions]}
+        severity = lookup("AllergySeverity[AllergyIntolerance.reaction.severity]", ctx.leaf(seg, 4))
+        if severity:
+            reaction["severity"] = severity[0]
+        res["reaction"] = [reaction]
+    onset = dtm(ctx.leaf(seg, 6), ctx.tz, "AL1-6")
+    if onset:
+        res["onsetDateTime"] = onset
+    label = code.get("coding", [{}])[0].get("code", code.get("text", ""))
+    ctx.bundle.add(res, f"AllergyIntolerance|{ctx.patient_key}|{label}")
+    ctx.last = res
