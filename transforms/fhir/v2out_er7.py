@@ -57,8 +57,8 @@ class Version:
         return self.at_least("2.4")
 
     @property
-    def coded_race(self) -> bool:
-        """PID-10 is IS (a bare code) in 2.3 and CE from 2.3.1."""
+    def coded_demographics(self) -> bool:
+        """PID-10 / PID-16 / PID-22 are IS (a bare code) in 2.3 and CE from 2.3.1."""
         return self.at_least("2.3.1")
 
     @property

@@ -41,7 +41,7 @@ def pid(patient: Found, version: Version) -> SegmentOut:
     _telecom(seg, res, version)
     language = next((c.get("language") for c in res.get("communication") or [] if isinstance(c, dict)), None)
     seg[15] = ce(language)
-    seg[16] = _marital(res.get("maritalStatus"))
+    seg[16] = _marital(res.get("maritalStatus"), version)
     seg[22] = _ethnicity(res, version)
     _multiple_birth_and_death(seg, patient)
     return seg
@@ -86,14 +86,14 @@ def _category_codings(res: dict, name: str) -> list[dict]:
 
 def _race(res: dict, version: Version) -> str:
     codings = _category_codings(res, "us-core-race")
-    if not version.coded_race:
+    if not version.coded_demographics:
         return reps(comps(c["code"]) for c in codings)
     return reps(comps(c["code"], c.get("display", ""), "CDCREC") for c in codings)
 
 
 def _ethnicity(res: dict, version: Version) -> str:
     codings = _category_codings(res, "us-core-ethnicity")
-    if not version.coded_race:
+    if not version.coded_demographics:
         return reps(comps(_ETHNICITY.get(c["code"], c["code"])) for c in codings[:1])
     return reps(comps(c["code"], c.get("display", ""), "CDCREC") for c in codings)
 
@@ -105,13 +105,16 @@ def _telecom(seg: SegmentOut, res: dict, version: Version) -> None:
     seg[14] = reps(xtn(p, version) for p in points if p.get("use") == "work")
 
 
-def _marital(concept: object) -> str:
+def _marital(concept: object, version: Version) -> str:
     v2 = first_coding(concept, V2 + "0002")
     if v2 and v2.get("system") == V2 + "0002":
-        return comps(v2["code"], v2.get("display", ""), "HL70002")
-    v3 = first_coding(concept, THO + "v3-MaritalStatus") or first_coding(concept, THO + "v3-NullFlavor")
-    code = v2_code("MaritalStatus", v3.get("code")) if v3 else ""
-    return comps(code, v3.get("display", ""), "HL70002") if code and v3 else ""
+        code, display = v2["code"], v2.get("display", "")
+    else:
+        v3 = first_coding(concept, THO + "v3-MaritalStatus") or first_coding(concept, THO + "v3-NullFlavor") or {}
+        code, display = v2_code("MaritalStatus", v3.get("code")), v3.get("display", "")
+    if not code:
+        return ""
+    return comps(code, display, "HL70002") if version.coded_demographics else comps(code)
 
 
 def _multiple_birth_and_death(seg: SegmentOut, patient: Found) -> None:

@@ -11,7 +11,7 @@ from hl7bridge.engine.errors import ParseError
 from hl7bridge.transforms.fhir.bundle import BundleBuilder
 from hl7bridge.transforms.fhir.profiles import US_CORE
 from hl7bridge.transforms.hl7v2.codes import lookup
-from hl7bridge.transforms.hl7v2.datatypes import Comps, cx, hd_system
+from hl7bridge.transforms.hl7v2.datatypes import Comps, cx, dtm, hd_system
 from hl7bridge.transforms.hl7v2.encoding import Encoding
 from hl7bridge.transforms.hl7v2.message import Message, Segment
 
@@ -112,6 +112,9 @@ class Ctx:
             use = lookup("NameType", f.c(10)) if f.c(10) else None
             if use:
                 name["use"] = use[0]
+            period = self._name_period(f)
+            if period:
+                name["period"] = period
             res["name"] = [name]
         if ident and f.subs(9):
             org = self.assigner(f.subs(9))
@@ -156,6 +159,16 @@ class Ctx:
             return None
         res = {"resourceType": "Device", "identifier": [ident]}
         return self.bundle.add(res, f"Device|{ident.get('system', '')}|{ident['value']}", ident, create_only=True)
+
+    def _name_period(self, f: Comps) -> dict | None:
+        """XCN-19/20 (else the XCN-17 range) -> HumanName.period."""
+        if len(f.parts) < 17:
+            return None
+        dr = f.subs(17)
+        start = f.c(19) or (dr[0] if dr else "")
+        end = f.c(20) or (dr[1] if len(dr) > 1 else "")
+        period = {k: v for k, v in (("start", dtm(start, self.tz, "XCN-19")), ("end", dtm(end, self.tz, "XCN-20"))) if v}
+        return period or None
 
     def organization(self, xon: str) -> str | None:
         """XON -> Organization reference."""
