@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from hl7bridge.engine.errors import ParseError
 from hl7bridge.transforms.fhir.profiles import profiled
-from hl7bridge.transforms.hl7v2.codes import THO, V2, lookup
+from hl7bridge.transforms.hl7v2.codes import THO, V2, lookup, system_uri
 from hl7bridge.transforms.hl7v2.context import Ctx
 from hl7bridge.transforms.hl7v2.datatypes import Comps, cwe, cx, date_of, dtm, number, xad, xpn, xtn
 from hl7bridge.transforms.hl7v2.message import Segment
@@ -25,10 +25,15 @@ def coverage(ctx: Ctx, seg: Segment) -> None:
     res: dict = {"resourceType": "Coverage", "status": "active"}
     member = ctx.leaf(seg, 36) or ctx.leaf(seg, 49)
     plan = Comps(ctx.first(seg, 2), ctx.enc)
+    idents = []
     if member:
-        res["identifier"] = [{"system": ctx.sender_system + ":member", "value": member,
-                              "type": {"coding": [{"system": V2 + "0203", "code": "MB"}]}}]
+        idents.append({"system": ctx.sender_system + ":member", "value": member,
+                       "type": {"coding": [{"system": V2 + "0203", "code": "MB"}]}})
         res["subscriberId"] = member
+    if plan.c(1):  # IG: IN1-2 (plan id, CWE) -> identifier
+        idents.append({"system": system_uri(plan.c(3)) or ctx.sender_system + ":plan", "value": plan.c(1)})
+    if idents:
+        res["identifier"] = idents
     plan_type = ctx.leaf(seg, 15)
     if plan_type:
         res["type"] = {"coding": [{"system": V2 + "0086", "code": plan_type}]}
@@ -36,7 +41,13 @@ def coverage(ctx: Ctx, seg: Segment) -> None:
     relation = _SUBSCRIBER.get(ctx.leaf(seg, 17))
     if relation:
         res["relationship"] = {"coding": [{"system": THO + "subscriber-relationship", "code": relation}]}
+        role = lookup("Relationship", ctx.leaf(seg, 17))  # IG: the Relationship map, v3 RoleCode
+        if role:
+            res["relationship"]["coding"].append({"system": role[2], "code": role[0]})
         profiled(res, "us-core-coverage")
+    holder = ctx.organization(ctx.first(seg, 11)) if ctx.first(seg, 11) else None
+    if holder:
+        res["policyHolder"] = {"reference": holder}
     start, end = dtm(ctx.leaf(seg, 12), ctx.tz, "IN1-12"), dtm(ctx.leaf(seg, 13), ctx.tz, "IN1-13")
     if start or end:
         res["period"] = {k: v for k, v in (("start", start), ("end", end)) if v}
@@ -55,7 +66,7 @@ def coverage(ctx: Ctx, seg: Segment) -> None:
             classes.append(entry)
     if classes:
         res["class"] = classes
-    ident = res["identifier"][0] if member else None
+    ident = idents[0] if idents else None
     ctx.bundle.add(res, f"Coverage|{ctx.patient_key}|{payor_key}|{member}|{plan.c(1)}", ident)
     ctx.last = res
 
