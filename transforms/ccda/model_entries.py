@@ -7,9 +7,14 @@ section narrative is in ``row``.
 
 from __future__ import annotations
 
-from typing import Any
+import functools
+from collections.abc import Callable
+from typing import Any, TypeVar
 
+from hl7bridge.engine.errors import HL7BridgeError, TransformError
 from hl7bridge.transforms.ccda import cda_values as cv
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 CLINICAL_ACTIVE = {"active", "recurrence", "relapse"}
 # Inverse of CF_AllergyIntoleranceType/Category: (category, type) -> observation value (SNOMED).
@@ -31,6 +36,23 @@ OBS_STATUS = {"final": "completed", "amended": "completed", "corrected": "comple
 SNOMED = "2.16.840.1.113883.6.96"
 
 
+def located(builder: F) -> F:
+    """Turns a malformed resource's TypeError/KeyError... into a TransformError naming the
+    resource by type and id (never its content)."""
+    @functools.wraps(builder)
+    def wrapper(res: Any, *args: Any) -> Any:
+        try:
+            return builder(res, *args)
+        except HL7BridgeError:
+            raise
+        except (AttributeError, TypeError, KeyError, ValueError, IndexError) as exc:
+            kind = res.get("resourceType", "resource") if isinstance(res, dict) else "resource"
+            rid = res.get("id", "?") if isinstance(res, dict) else "?"
+            raise TransformError(f"{kind} could not be rendered ({type(exc).__name__})",
+                                 location=f"Bundle.entry[{kind}/{rid}]") from exc
+    return wrapper  # type: ignore[return-value]
+
+
 def _status(resource: dict[str, Any]) -> str | None:
     return ((resource.get("clinicalStatus") or {}).get("coding") or [{}])[0].get("code")
 
@@ -47,6 +69,7 @@ def effective(resource: dict[str, Any], stem: str = "effective") -> dict[str, st
     return {"low": cv.ts(period.get("start")), "high": cv.ts(period.get("end"))}
 
 
+@located
 def allergy(res: dict[str, Any], nid: str) -> dict[str, Any]:
     category = (res.get("category") or [None])[0]
     value = ALLERGY_VALUE.get((category, res.get("type"))) or ALLERGY_VALUE.get((category, None)) or \
@@ -67,6 +90,7 @@ def allergy(res: dict[str, Any], nid: str) -> dict[str, Any]:
     }
 
 
+@located
 def problem(res: dict[str, Any], nid: str) -> dict[str, Any]:
     active = _status(res) in CLINICAL_ACTIVE or _status(res) is None
     value = cv.cd(res.get("code"))
@@ -79,6 +103,7 @@ def problem(res: dict[str, Any], nid: str) -> dict[str, Any]:
             "row": [value.get("display") or value.get("text") or "Unknown problem", _status(res) or "active"]}
 
 
+@located
 def medication(res: dict[str, Any], material: dict[str, Any] | None, nid: str) -> dict[str, Any]:
     dosage = (res.get("dosage") or res.get("dosageInstruction") or [{}])[0]
     repeat = (dosage.get("timing") or {}).get("repeat") or {}
@@ -121,6 +146,7 @@ def observation_value(res: dict[str, Any]) -> dict[str, Any] | None:
     return None
 
 
+@located
 def observation(res: dict[str, Any], nid: str) -> dict[str, Any]:
     value = observation_value(res)
     code = cv.cd(res.get("code"))
@@ -157,6 +183,7 @@ def loinc_or_translated(entry: dict[str, Any]) -> dict[str, Any]:
     return {**entry, "code": {"null_flavor": "OTH", "text": code.get("text"), "translations": translations}}
 
 
+@located
 def immunization(res: dict[str, Any], nid: str) -> dict[str, Any]:
     vaccine = cv.cd(res.get("vaccineCode"))
     return {"nid": nid, "ids": cv.ids(res.get("identifier")), "negated": res.get("status") == "not-done",
@@ -167,6 +194,7 @@ def immunization(res: dict[str, Any], nid: str) -> dict[str, Any]:
                     res.get("status", "")]}
 
 
+@located
 def procedure(res: dict[str, Any], nid: str) -> dict[str, Any]:
     code = cv.cd(res.get("code"))
     return {"nid": nid, "ids": cv.ids(res.get("identifier")), "code": code,
@@ -176,6 +204,7 @@ def procedure(res: dict[str, Any], nid: str) -> dict[str, Any]:
                     (res.get("performedPeriod") or {}).get("start") or "", res.get("status", "")]}
 
 
+@located
 def encounter(res: dict[str, Any], nid: str) -> dict[str, Any]:
     concept = (res.get("type") or [None])[0]
     klass = res.get("class") or {}

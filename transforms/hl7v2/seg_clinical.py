@@ -31,6 +31,9 @@ def diagnosis(ctx: Ctx, seg: Segment) -> None:
     recorded = dtm(ctx.leaf(seg, 19), ctx.tz, "DG1-19")
     if recorded:
         res["recordedDate"] = recorded
+    clinician = ctx.practitioner(ctx.first(seg, 16)) if ctx.first(seg, 16) else None
+    if clinician:
+        res["asserter"] = {"reference": clinician}  # IG DG1-16 diagnosing clinician
     ident = _ei(ctx, ctx.first(seg, 20))
     if ident:
         res["identifier"] = [ident]
