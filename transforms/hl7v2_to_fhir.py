@@ -54,6 +54,19 @@ def hl7v2_to_fhir(message: str | bytes | Message, *, strict: bool = False, defau
     both name the HL7 position, never a value.
     """
     msg = message if isinstance(message, Message) else Message.parse(message)
+    try:
+        bundle = _convert(msg, default_timezone)
+    except HL7BridgeError:
+        raise
+    except Exception as exc:  # never a bare exception out of a step: name where, not what
+        raise TransformError(f"{type(exc).__name__} while building the Bundle", location="MSH") from exc
+    if strict:
+        from hl7bridge.transforms.fhir.validate import validate_bundle
+        validate_bundle(bundle)
+    return bundle
+
+
+def _convert(msg: Message, default_timezone: str) -> dict:
     ctx = _context(msg, default_timezone)
     first_pid = msg.segment("PID")
     first_pv1 = msg.segment("PV1")
@@ -76,9 +89,6 @@ def hl7v2_to_fhir(message: str | bytes | Message, *, strict: bool = False, defau
     bundle["identifier"] = {"system": ctx.sender_system + ":message", "value": msg.control_id or ""}
     if not bundle["identifier"]["value"]:
         del bundle["identifier"]
-    if strict:
-        from hl7bridge.transforms.fhir.validate import validate_bundle
-        validate_bundle(bundle)
     return bundle
 
 
