@@ -89,7 +89,7 @@ def test_pid_names_birth_sex_race(adt: Message) -> None:
 
 def test_pid_address_phones_language_marital_status_births(adt: Message) -> None:
     assert adt.get_raw("PID-11") == "1 Main St^Apt 2^Springfield^IL^62701^USA^H^^Sangamon"
-    assert adt.get_raw("PID-13") == "^PRN^PH^^1^555^555-0100~^NET^Internet^a@example.test~555-0142^PRS^CP"
+    assert adt.get_raw("PID-13") == "+1 (555) 555-0100^PRN^PH~^NET^Internet^a@example.test~555-0142^PRS^CP"
     assert adt.get_raw("PID-14") == "555-0199^WPN^PH"
     assert adt.get_raw("PID-15") == "en-US^^ISO639"
     assert adt.get_raw("PID-16") == "M^Married^HL70002"
@@ -107,11 +107,19 @@ def test_pv1_class_location_doctor_visit_and_dates(adt: Message) -> None:
     assert adt.get("PV2-3.2") == "Chest pain"
 
 
+def test_phone_parts_go_to_xtn_5_to_8_only_when_they_are_numbers() -> None:
+    split = dict(PATIENT, telecom=[{"system": "phone", "value": "+1 (555) 5550100 ext. 12", "use": "home"}])
+    assert fhir_to_hl7v2(split).get_raw("PID-13") == "+1 (555) 5550100 ext. 12^PRN^PH^^1^555^5550100^12"
+    assert fhir_to_hl7v2(split, version="2.4").get_raw("PID-13") == "(555)5550100X12^PRN^PH^^1^555^5550100^12"
+
+
 def test_older_versions_leave_out_what_they_do_not_have() -> None:
     message = fhir_to_hl7v2(bundle(PATIENT), version="2.3")
     assert message.get_raw("PID-3[1]") == "MRN-7^^^&1.2.3.4.5&ISO^MR"  # no CX-7 before 2.4
     assert message.get_raw("PID-5[1]") == "Testperson^Alex^B C^Jr^Dr^PhD^L"  # degree, no XPN-14
     assert message.get_raw("PID-10") == "2106-3"  # IS in 2.3
+    assert message.get_raw("PID-16") == "M"  # IS in 2.3
+    assert message.get_raw("PID-13[1]") == "(555)555-0100^PRN^PH"  # TN in XTN-1 before 2.5
     assert message.get("PID-19") == "999-00-1234"
 
 
@@ -202,9 +210,9 @@ def test_obx_numeric_with_units_range_flags_status_and_times() -> None:
     assert message.get_raw("OBX-8") == "H~A"
     assert (message.get("OBX-11"), message.get("OBX-14"), message.get("OBX-19")) == \
         ("F", "20240301100000+0000", "20240301110000+0000")
-    assert message.get_raw("OBX-21") == "OBS-1^^8.7.6^ISO"
+    assert message.get("OBX-21") is None  # a v2.6 field, reserved in 2.5.1
     older = result_message(obs, version="2.3")
-    assert older.get("OBX-19") is None and older.get("OBX-21") is None
+    assert older.get("OBX-19") is None
 
 
 @pytest.mark.parametrize(("value", "value_type", "er7"), [
