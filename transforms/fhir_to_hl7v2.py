@@ -30,6 +30,9 @@ SUPPORTED_TYPES = {
     "ORM^O01": ("ORM_O01", "2.3"), "OML^O21": ("OML_O21", "2.4"), "ORU^R01": ("ORU_R01", "2.3"),
 }
 _MAX_CONTROL_ID = 20
+# Clinical content with its own v2 messages (VXU, RDE/RAS, SIU, MDM) that this step does not write.
+_NOT_WRITTEN = ("Immunization", "MedicationRequest", "MedicationAdministration", "MedicationDispense",
+                "Appointment", "DocumentReference")
 
 
 def fhir_to_hl7v2(bundle: dict, *, message_type: str | None = None, version: str = "2.5.1",
@@ -71,6 +74,11 @@ def _message_type(index: ResourceIndex, forced: str | None, version: Version) ->
         kind = "ORU^R01"
     elif index.of_type("ServiceRequest"):
         kind = "ORM^O01"
+    elif index.of_type(*_NOT_WRITTEN):
+        # An ADT^A08 would carry the patient and silently leave the main content behind.
+        found = index.of_type(*_NOT_WRITTEN)[0]
+        raise TransformError(f"no HL7 v2 message is written for {found.rtype}; set message_type (e.g. ADT^A08) "
+                             "to send only the patient", location=found.loc + ".resourceType")
     elif index.of_type("Patient"):
         encounters = index.of_type("Encounter")
         kind = "ADT^A08" if not encounters else "ADT^A01" if encounter_class(encounters[0].res) == "I" \

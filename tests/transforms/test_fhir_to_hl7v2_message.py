@@ -230,3 +230,13 @@ def test_an_ambiguous_conditional_reference_does_not_resolve() -> None:
     with pytest.raises(TransformError) as info:
         fhir_to_hl7v2(bundle(PATIENT, twin, order))
     assert info.value.location == "Bundle.entry[2].resource.subject"
+
+
+def test_content_with_its_own_v2_message_is_not_silently_sent_as_an_adt() -> None:
+    shot = {"resourceType": "Immunization", "status": "completed", "patient": {"reference": "Patient/p1"},
+            "vaccineCode": {"coding": [{"system": "http://hl7.org/fhir/sid/cvx", "code": "08"}]},
+            "occurrenceDateTime": "2024-01-01"}
+    with pytest.raises(TransformError) as info:
+        fhir_to_hl7v2(bundle(PATIENT, shot))
+    assert info.value.location == "Bundle.entry[1].resource.resourceType"
+    assert fhir_to_hl7v2(bundle(PATIENT, shot), message_type="ADT^A08").get("PID-3.1") == "MRN1"
