@@ -128,3 +128,8 @@ def test_ed_attachment_keeps_base64_and_encodes_text() -> None:
     assert ed_attachment("^TEXT^^A^hi", ENC)["data"] == "aGk="
     with pytest.raises(ParseError):
         ed_attachment("^AP^PDF^Base64^<not base64>", ENC)
+
+
+def test_malformed_validity_dates_are_left_out_not_fatal() -> None:
+    assert "period" not in xpn("Doe^Jane^^^^^L^^^^^notadate^20301231x", ENC)
+    assert xpn("Doe^Jane^^^^^L^^^^^20200101", ENC)["period"] == {"start": "2020-01-01"}

@@ -11,7 +11,7 @@ from hl7bridge.engine.errors import ParseError
 from hl7bridge.transforms.fhir.bundle import BundleBuilder
 from hl7bridge.transforms.fhir.profiles import US_CORE
 from hl7bridge.transforms.hl7v2.codes import lookup
-from hl7bridge.transforms.hl7v2.datatypes import Comps, cx, dtm, hd_system
+from hl7bridge.transforms.hl7v2.datatypes import Comps, cx, hd_system, validity_period
 from hl7bridge.transforms.hl7v2.encoding import Encoding
 from hl7bridge.transforms.hl7v2.message import Message, Segment
 
@@ -167,8 +167,7 @@ class Ctx:
         dr = f.subs(17)
         start = f.c(19) or (dr[0] if dr else "")
         end = f.c(20) or (dr[1] if len(dr) > 1 else "")
-        period = {k: v for k, v in (("start", dtm(start, self.tz, "XCN-19")), ("end", dtm(end, self.tz, "XCN-20"))) if v}
-        return period or None
+        return validity_period(start, end, self.tz)
 
     def organization(self, xon: str) -> str | None:
         """XON -> Organization reference."""

@@ -151,17 +151,26 @@ def cx(text: str, enc: Encoding, default_system: str = "") -> dict | None:
     return out
 
 
-def _period(start: str, end: str, enc: Encoding, loc: str, tz: str = "Z") -> dict | None:
+def validity_period(start: str, end: str, tz: str = "Z") -> dict | None:
+    """The validity range of a name, address, phone or identifier.
+
+    These are secondary to the value they qualify, so a malformed date here is left out
+    instead of failing the whole message (documented in docs/hl7v2-to-fhir.md).
+    """
     out: dict = {}
-    if start:
-        s = dtm(start, tz, loc)
-        if s:
-            out["start"] = s
-    if end:
-        e = dtm(end, tz, loc)
-        if e:
-            out["end"] = e
+    for key, text in (("start", start), ("end", end)):
+        if text:
+            try:
+                value = dtm(text, tz, "")
+            except ParseError:
+                continue
+            if value:
+                out[key] = value
     return out or None
+
+
+def _period(start: str, end: str, enc: Encoding, loc: str, tz: str = "Z") -> dict | None:
+    return validity_period(start, end, tz)
 
 
 def xpn(text: str, enc: Encoding) -> dict | None:

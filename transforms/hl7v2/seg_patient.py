@@ -6,7 +6,8 @@ from hl7bridge.engine.errors import ParseError
 from hl7bridge.transforms.fhir.profiles import FHIR_EXT, US_CORE, absent, profiled
 from hl7bridge.transforms.hl7v2.codes import lookup
 from hl7bridge.transforms.hl7v2.context import Ctx
-from hl7bridge.transforms.hl7v2.datatypes import Comps, cwe, cx, date_of, dtm, table_concept, xad, xpn, xtn
+from hl7bridge.transforms.hl7v2.datatypes import (Comps, cwe, cx, date_of, dtm, table_concept, validity_period, xad,
+                                                   xpn, xtn)
 from hl7bridge.transforms.hl7v2.message import Segment
 
 __all__ = ["patient", "pd1", "merge", "telecom"]
@@ -56,9 +57,9 @@ def _identifiers(ctx: Ctx, seg: Segment) -> list[dict]:
         system = "urn:hl7bridge:id:drivers-license" + (f":{dl.c(2)}" if dl.c(2) else "")
         licence = {"system": system, "value": dl.c(1),
                    "type": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v2-0203", "code": "DL"}]}}
-        expires = dtm(dl.c(3), ctx.tz, "PID-20")
+        expires = validity_period("", dl.c(3), ctx.tz)
         if expires:
-            licence["period"] = {"end": expires}
+            licence["period"] = expires
         out.append(licence)
     seen: set[tuple[str, str]] = set()
     unique = []
