@@ -70,22 +70,8 @@ def _message_type(index: ResourceIndex, forced: str | None, version: Version) ->
         if kind not in SUPPORTED_TYPES:
             raise TransformError(f"message type must be one of {', '.join(SUPPORTED_TYPES)}",
                                  location="fhir_to_hl7v2.message_type")
-    elif index.of_type("DiagnosticReport") or any(_is_result(o.res) for o in index.of_type("Observation")):
-        kind = "ORU^R01"
-    elif index.of_type("ServiceRequest"):
-        kind = "ORM^O01"
-    elif index.of_type(*_NOT_WRITTEN):
-        # An ADT^A08 would carry the patient and silently leave the main content behind.
-        found = index.of_type(*_NOT_WRITTEN)[0]
-        raise TransformError(f"no HL7 v2 message is written for {found.rtype}; set message_type (e.g. ADT^A08) "
-                             "to send only the patient", location=found.loc + ".resourceType")
-    elif index.of_type("Patient"):
-        encounters = index.of_type("Encounter")
-        kind = "ADT^A08" if not encounters else "ADT^A01" if encounter_class(encounters[0].res) == "I" \
-            else "ADT^A04"
     else:
-        raise TransformError("the input has no Patient, ServiceRequest, DiagnosticReport or Observation",
-                             location="Bundle.entry")
+        kind = _chosen_type(index)
     if not version.at_least(SUPPORTED_TYPES[kind][1]):
         raise TransformError(f"{kind} does not exist in HL7 v{version.text}", location="fhir_to_hl7v2.version")
     return kind
@@ -100,6 +86,28 @@ def _is_result(observation: dict) -> bool:
     codes = {c.get("code") for cat in observation.get("category") or [] if isinstance(cat, dict)
              for c in cat.get("coding") or [] if isinstance(c, dict)}
     return not codes & _ADT_CATEGORIES
+
+
+def _chosen_type(index: ResourceIndex) -> str:
+    """The message type the resources call for (see the module docstring)."""
+    not_written = index.of_type(*_NOT_WRITTEN)
+    if index.of_type("DiagnosticReport"):
+        return "ORU^R01"
+    if not_written:
+        # A VXU, RDE, SIU or MDM sent as an ORU, ORM or ADT would silently leave its main content behind.
+        raise TransformError(f"no HL7 v2 message is written for {not_written[0].rtype}; set message_type "
+                             "(e.g. ADT^A08) to send what can be sent", location=not_written[0].loc + ".resourceType")
+    if any(_is_result(o.res) for o in index.of_type("Observation")):
+        return "ORU^R01"
+    if index.of_type("ServiceRequest"):
+        return "ORM^O01"
+    if index.of_type("Patient"):
+        encounters = index.of_type("Encounter")
+        if not encounters:
+            return "ADT^A08"
+        return "ADT^A01" if encounter_class(encounters[0].res) == "I" else "ADT^A04"
+    raise TransformError("the input has no Patient, ServiceRequest, DiagnosticReport or Observation",
+                         location="Bundle.entry")
 
 
 def _body(kind: str, index: ResourceIndex, version: Version) -> list[SegmentOut]:
