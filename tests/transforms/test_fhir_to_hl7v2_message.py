@@ -240,3 +240,14 @@ def test_content_with_its_own_v2_message_is_not_silently_sent_as_an_adt() -> Non
         fhir_to_hl7v2(bundle(PATIENT, shot))
     assert info.value.location == "Bundle.entry[1].resource.resourceType"
     assert fhir_to_hl7v2(bundle(PATIENT, shot), message_type="ADT^A08").get("PID-3.1") == "MRN1"
+
+
+def test_observations_beside_an_immunization_do_not_turn_it_into_an_oru() -> None:
+    shot = {"resourceType": "Immunization", "status": "completed", "patient": {"reference": "Patient/p1"},
+            "vaccineCode": {"text": "x"}, "occurrenceDateTime": "2024-01-01"}
+    with pytest.raises(TransformError) as info:
+        fhir_to_hl7v2(bundle(PATIENT, OBS, shot))
+    assert info.value.location == "Bundle.entry[2].resource.resourceType"
+    report = {"resourceType": "DiagnosticReport", "status": "final", "subject": {"reference": "Patient/p1"},
+              "code": {"text": "panel"}}
+    assert fhir_to_hl7v2(bundle(PATIENT, report, shot)).get("MSH-9.1") == "ORU"
