@@ -177,3 +177,11 @@ def test_a_bundle_without_a_patient_or_a_non_bundle_is_a_transform_error() -> No
         fhir_to_ccda({"resourceType": "Patient"})
     with pytest.raises(TransformError, match="document_type"):
         fhir_to_ccda(HL7V2_LIKE, document_type="discharge_summary")
+
+
+def test_a_malformed_resource_is_named_by_type_and_id_in_the_error() -> None:
+    broken = {**HL7V2_LIKE, "entry": [*HL7V2_LIKE["entry"], {"resource": {
+        "resourceType": "AllergyIntolerance", "id": "bad", "reaction": "not-a-list-of-reactions"}}]}
+    with pytest.raises(TransformError) as caught:
+        fhir_to_ccda(broken)
+    assert caught.value.location == "Bundle.entry[AllergyIntolerance/bad]"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import random
 from pathlib import Path
 from typing import Any
 
@@ -138,3 +139,28 @@ def test_a_document_without_record_target_is_a_transform_error_naming_the_path()
 def test_an_unknown_bundle_type_is_refused() -> None:
     with pytest.raises(TransformError, match="bundle_type"):
         ccda_to_fhir(MINIMAL, bundle_type="batch")
+
+
+def test_damaged_documents_give_a_bundle_or_a_message_error_never_a_bare_exception() -> None:
+    from lxml import etree
+
+    from hl7bridge.engine.errors import MessageError
+
+    rng = random.Random(20240601)
+    original = etree.fromstring(FIXTURE.read_bytes())
+    outcomes = {"bundle": 0, "error": 0}
+    for _ in range(40):
+        doc = etree.fromstring(etree.tostring(original))
+        elements = [e for e in doc.iter() if isinstance(e.tag, str) and e.getparent() is not None]
+        for victim in rng.sample(elements, 5):
+            if victim.attrib and rng.random() < 0.5:
+                del victim.attrib[rng.choice(list(victim.attrib))]
+            elif victim.getparent() is not None:
+                victim.getparent().remove(victim)
+        try:
+            Bundle.model_validate(ccda_to_fhir(etree.tostring(doc)))
+            outcomes["bundle"] += 1
+        except MessageError as exc:
+            assert exc.location
+            outcomes["error"] += 1
+    assert outcomes["bundle"] > 20
