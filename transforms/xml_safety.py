@@ -75,10 +75,14 @@ def _local(element: etree._Element) -> str:
     return etree.QName(tag).localname if isinstance(tag, str) else "node"
 
 
+_ERROR_NAMES: dict[int, str] = {
+    value: name for name, value in vars(etree.ErrorTypes).items() if isinstance(value, int) and name.isupper()
+}
+
+
 def _syntax_error(exc: etree.XMLSyntaxError) -> ParseError:
-    # libxml2's message may quote document text; only its type name and position are kept.
-    entry = exc.error_log.last_error if exc.error_log else None
-    kind = entry.type_name if entry is not None else "XML_ERR"
+    # libxml2's message may quote document text; only its error type name and position are kept.
+    kind = _ERROR_NAMES.get(exc.code, "XML_ERR")
     line, column = (exc.position if exc.position else (0, 0))
     return ParseError(f"XML is not well-formed ({kind})", location=f"line {line}, column {column}")
 

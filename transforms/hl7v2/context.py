@@ -11,6 +11,7 @@ from hl7bridge.engine.errors import ParseError
 from hl7bridge.transforms.fhir.bundle import BundleBuilder
 from hl7bridge.transforms.fhir.profiles import US_CORE
 from hl7bridge.transforms.hl7v2.codes import lookup
+from hl7bridge.transforms.hl7v2.comps import leaf_text
 from hl7bridge.transforms.hl7v2.datatypes import Comps, cx, hd_system, validity_period
 from hl7bridge.transforms.hl7v2.encoding import Encoding
 from hl7bridge.transforms.hl7v2.message import Message, Segment
@@ -57,7 +58,11 @@ class Ctx:
     def leaf(self, seg: Segment, n: int, comp: int = 1) -> str:
         """Decoded component ``comp`` of the first repetition of field n."""
         text = self.first(seg, n)
-        return Comps(text, self.enc).c(comp) if text else ""
+        if not text:
+            return ""
+        if self.enc.component not in text:
+            return leaf_text(text, self.enc) if comp == 1 else ""
+        return Comps(text, self.enc).c(comp)
 
     def subject(self, resource: dict, key: str = "subject", required: bool = True) -> None:
         """Point ``key`` at the patient; a resource that needs one fails without a PID."""
