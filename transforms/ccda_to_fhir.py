@@ -56,11 +56,16 @@ def _conditional_url(resource: dict[str, Any]) -> str:
     return f"{resource['resourceType']}/{resource['id']}"
 
 
-def _entry(resource: dict[str, Any], transaction: bool) -> dict[str, Any]:
-    entry: dict[str, Any] = {"fullUrl": f"urn:uuid:{resource['id']}", "resource": resource}
+def _entries(resources: list[dict[str, Any]], transaction: bool) -> list[dict[str, Any]]:
+    entries = [{"fullUrl": f"urn:uuid:{r['id']}", "resource": r} for r in resources]
     if transaction:
-        entry["request"] = {"method": "PUT", "url": _conditional_url(resource)}
-    return entry
+        urls = [_conditional_url(r) for r in resources]
+        # Two resources under one identifier (senders reuse ids) must not overwrite each other.
+        shared = {u for u in urls if urls.count(u) > 1}
+        for entry, url in zip(entries, urls):
+            res = entry["resource"]
+            entry["request"] = {"method": "PUT", "url": f"{res['resourceType']}/{res['id']}" if url in shared else url}
+    return entries
 
 
 def ccda_to_fhir(document: bytes | str, *, bundle_type: str = "document") -> dict:
@@ -91,5 +96,5 @@ def _bundle(ctx: Context, bundle_type: str) -> dict[str, Any]:
         bundle["identifier"] = dt.identifier(find(ctx.root, "cda:id")) or {"system": "urn:ietf:rfc:3986",
                                                                             "value": f"urn:uuid:{resources[0]['id']}"}
         bundle["timestamp"] = _timestamp(ctx)
-    bundle["entry"] = [_entry(r, transaction) for r in resources]
+    bundle["entry"] = _entries(resources, transaction)
     return bundle

@@ -86,6 +86,7 @@ def test_transaction_bundle_uses_conditional_upserts_on_identifiers() -> None:
     urls = [e["request"]["url"] for e in tx["entry"]]
     assert "Patient?identifier=http://hl7.org/fhir/sid/us-ssn|444222222" in urls
     assert not any(e["resource"]["resourceType"] == "Composition" for e in tx["entry"])
+    assert len(set(urls)) == len(urls)  # no two upserts aim at the same resource
     Bundle.model_validate(tx)
 
 
