@@ -105,6 +105,9 @@ def test_a40_merge_links_and_retires_the_old_patient() -> None:
     assert old["active"] is False and old["identifier"][0]["value"] == "999"
     assert old["link"][0]["type"] == "replaced-by" and survivor["link"][0]["type"] == "replaces"
     assert entry_of(bundle, old)["request"]["url"] == "Patient?identifier=urn:oid:1.2.3|999"
+    linkage = of_type(bundle, "Linkage")[0]
+    assert [(i["type"], i["resource"]["identifier"]["value"]) for i in linkage["item"]] == [
+        ("source", "12345"), ("historical", "999")]
 
 
 def test_oru_lab_report_with_twenty_results() -> None:

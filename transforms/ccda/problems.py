@@ -30,6 +30,12 @@ def health_concern(ctx: Context, act: Element) -> list[dict[str, str]]:
     return [condition(ctx, obs, "health-concern") for obs in related(act, "4")]
 
 
+def diagnosis_act(ctx: Context, act: Element) -> list[dict[str, str]]:
+    """Admission, discharge, preoperative and postprocedure diagnosis acts: their Problem
+    Observations are diagnoses of the encounter (US Core encounter-diagnosis)."""
+    return [condition(ctx, obs, "encounter-diagnosis") for obs in related(act, "4")]
+
+
 def _clinical_status(obs: Element, abated: bool) -> str:
     status = next((STATUS.get(attr(s, "cda:value", "code") or "") for s in related(obs, "6")), None)
     if status:

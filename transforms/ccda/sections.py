@@ -22,7 +22,7 @@ from hl7bridge.transforms.ccda.medications import medication_activity
 from hl7bridge.transforms.ccda.narrative import to_xhtml
 from hl7bridge.transforms.ccda.observations import assessment, observation, result_organizer, social_history, \
     vital_sign, vital_signs_organizer
-from hl7bridge.transforms.ccda.problems import condition, health_concern, problem_concern
+from hl7bridge.transforms.ccda.problems import condition, diagnosis_act, health_concern, problem_concern
 from hl7bridge.transforms.ccda.procedures import encounter, procedure
 
 Handler = Callable[[Context, Element], Any]
@@ -31,6 +31,7 @@ Handler = Callable[[Context, Element], Any]
 HANDLERS: list[tuple[str, Handler]] = [
     (T + "30", allergy_concern), (T + "7", allergy),
     (T + "3", problem_concern), (T + "132", health_concern),
+    (T + "33", diagnosis_act), (T + "34", diagnosis_act), (T + "51", diagnosis_act), (T + "65", diagnosis_act),
     (T + "4", lambda ctx, el: condition(ctx, el, "problem-list-item")),
     (T + "16", medication_activity), (T + "52", immunization_activity),
     (T + "1", result_organizer), (T + "2", lambda ctx, el: observation(ctx, el, "laboratory", "us-core-observation-lab")),

@@ -225,5 +225,14 @@ def merge(ctx: Ctx, seg: Segment) -> None:
     prior_name = xpn(ctx.first(seg, 7), ctx.enc)
     if prior_name:
         old["name"] = [prior_name]
-    ref = ctx.bundle.add(old, f"Patient|{olds[0].get('system', '')}|{olds[0]['value']}", olds[0])
+    old_key = f"Patient|{olds[0].get('system', '')}|{olds[0]['value']}"
+    ref = ctx.bundle.add(old, old_key, olds[0])
     survivor.setdefault("link", []).append({"other": {"reference": ref}, "type": "replaces"})
+    # A Linkage records the merge itself, naming both patients by business identifier.
+    current = next((i for i in survivor.get("identifier", []) if ctx.patient_key.endswith(f"|{i['value']}")), None)
+    items = [{"type": "source", "resource": {"reference": ctx.patient, "type": "Patient", "identifier": current}},
+             {"type": "historical", "resource": {"reference": ref, "type": "Patient", "identifier": olds[0]}}]
+    for item in items:
+        if item["resource"]["identifier"] is None:
+            del item["resource"]["identifier"]
+    ctx.bundle.add({"resourceType": "Linkage", "item": items}, f"Linkage|{ctx.patient_key}|{old_key}")
