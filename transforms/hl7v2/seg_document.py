@@ -30,17 +30,29 @@ def document(ctx: Ctx, seg: Segment) -> None:
     res["type"] = _type(ctx, seg)
     res["category"] = [{"coding": [{"system": _CATEGORY, "code": "clinical-note", "display": "Clinical Note"}]}]
     ctx.subject(res, required=False)
-    when = instant(dtm(ctx.leaf(seg, 4), ctx.tz, "TXA-4") or dtm(ctx.leaf(seg, 6), ctx.tz, "TXA-6"))
+    when = instant(dtm(ctx.leaf(seg, 6), ctx.tz, "TXA-6"))  # IG: TXA-6 transcription date
     if when:
         res["date"] = when
-    authors = [r for r in (ctx.practitioner(x) for x in ctx.reps(seg, 5) + ctx.reps(seg, 9)) if r]
+    file_name = ctx.leaf(seg, 16)
+    if file_name:
+        res["identifier"] = [{"system": ctx.sender_system + ":document-file", "value": file_name}]
+    description = ctx.leaf(seg, 25)
+    if description:
+        res["description"] = description
+    authors = [r for r in (ctx.practitioner(x) for x in ctx.reps(seg, 9)) if r]  # IG: TXA-9 originator
     if authors:
         res["author"] = [{"reference": r} for r in dict.fromkeys(authors)]
     authenticator = ctx.practitioner(ctx.first(seg, 10)) if ctx.first(seg, 10) else None
     if authenticator:
         res["authenticator"] = {"reference": authenticator}
+    context: dict = {}
     if ctx.encounter:
-        res["context"] = {"encounter": [{"reference": ctx.encounter}]}
+        context["encounter"] = [{"reference": ctx.encounter}]
+    activity = dtm(ctx.leaf(seg, 4), ctx.tz, "TXA-4")
+    if activity:
+        context["period"] = {"start": activity}
+    if context:
+        res["context"] = context
     res["content"] = []
     key = (f"DocumentReference|{unique.get('system', '')}|{unique['value']}" if unique
            else f"DocumentReference|{ctx.patient_key}|{ctx.leaf(seg, 4)}|{ctx.leaf(seg, 2)}")
