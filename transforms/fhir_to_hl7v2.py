@@ -49,16 +49,17 @@ def fhir_to_hl7v2(bundle: dict, *, message_type: str | None = None, version: str
     cannot be mapped.
     """
     ver = Version(str(version))
-    index = ResourceIndex(bundle)
-    kind = _message_type(index, message_type, ver)
     try:
+        index = ResourceIndex(bundle)
+        kind = _message_type(index, message_type, ver)
         body = _body(kind, index, ver)
     except HL7BridgeError:
         raise
     except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
-        # Input of an unexpected shape deep inside a resource: still a located, typed error.
-        raise TransformError(f"{type(exc).__name__} while mapping the input to {kind}",
-                             location="Bundle") from exc
+        # Input of an unexpected shape deep inside a resource: still a typed error, located at the input.
+        where = bundle.get("resourceType") if isinstance(bundle, dict) else None
+        raise TransformError(f"{type(exc).__name__} while mapping the input to HL7 v2",
+                             location=where if isinstance(where, str) else "resourceType") from exc
     msh = _msh(kind, ver, _control_id(control_id), sending_application, sending_facility,
                receiving_application, receiving_facility, body)
     return Message.parse("\r".join(seg.er7() for seg in [msh, *body]))

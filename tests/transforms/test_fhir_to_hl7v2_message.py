@@ -190,10 +190,15 @@ def test_a_patient_without_identifiers_cannot_fill_pid_3() -> None:
     assert info.value.location == "Patient.identifier"
 
 
-def test_malformed_shapes_deep_inside_become_a_transform_error() -> None:
-    broken = dict(PATIENT, address=[{"line": 5}])
-    with pytest.raises(TransformError):
+@pytest.mark.parametrize("broken", [
+    dict(PATIENT, address=[{"line": 5}]),
+    dict(PATIENT, contained=7),
+    bundle(PATIENT, dict(OBS, category=[{"coding": 3}])),
+])
+def test_malformed_shapes_deep_inside_become_a_transform_error(broken: dict) -> None:
+    with pytest.raises(TransformError) as info:
         fhir_to_hl7v2(broken)
+    assert info.value.location in ("Patient", "Bundle")
 
 
 def test_the_registered_step_turns_a_fhir_payload_into_an_hl7v2_payload(tmp_path) -> None:  # type: ignore[no-untyped-def]
