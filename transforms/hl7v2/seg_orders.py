@@ -174,14 +174,18 @@ def spm(ctx: Ctx, seg: Segment) -> None:
     res = profiled({"resourceType": "Specimen"}, "us-core-specimen")
     f = Comps(ctx.first(seg, 2), ctx.enc)
     idents = []
-    for i in (1, 2):
+    for i, code in ((1, "PLAC"), (2, "FILL")):  # SPM-2 (EIP): placer and filler specimen ids
         sub = f.subs(i)
         if sub and sub[0]:
             ident = ei(ctx.enc.component.join(sub[:4]), ctx.enc, ctx.sender_system)
             if ident:
+                ident["type"] = {"coding": [{"system": V2 + "0203", "code": code}]}
                 idents.append(ident)
     if idents:
         res["identifier"] = idents
+    accession = ei(ctx.first(seg, 30), ctx.enc, ctx.sender_system)
+    if accession:
+        res["accessionIdentifier"] = accession
     res["type"] = cwe(ctx.first(seg, 4), ctx.enc) or absent()
     ctx.subject(res, required=False)
     collection: dict = {}
