@@ -119,6 +119,17 @@ def test_ccds_rendered_from_every_full_corpus_document_pass_xsd_and_schematron(s
     assert failures == {}
 
 
+@pytest.mark.corpus
+@pytest.mark.parametrize("message", ["adt_a01.hl7", "oru_r01_20obx.hl7"])
+def test_hl7v2_through_hl7v2_to_fhir_then_fhir_to_ccda_gives_a_conformant_ccd(message, schema, schematron) -> None:
+    from hl7bridge.transforms.hl7v2_to_fhir import hl7v2_to_fhir
+
+    raw = (Path(__file__).resolve().parents[1] / "fixtures" / "hl7v2" / message).read_bytes()
+    xml = fhir_to_ccda(hl7v2_to_fhir(raw))
+    assert _conformance_errors(xml, schema, schematron) == []
+    assert ccda_to_fhir(xml)["entry"][0]["resource"]["resourceType"] == "Composition"
+
+
 def test_identifier_systems_without_a_valid_oid_get_a_stable_uuid_root() -> None:
     root = etree.fromstring(fhir_to_ccda(HL7V2_LIKE))
     ns = {"cda": "urn:hl7-org:v3"}
