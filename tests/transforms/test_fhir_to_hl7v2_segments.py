@@ -155,6 +155,17 @@ def test_orc_obr_nte_from_a_service_request() -> None:
     assert message.get_raw("NTE-3") == "Fasting \\F\\ since midnight"
 
 
+def test_timing_goes_to_tq1_from_2_5_after_orc_in_orders_and_after_obr_in_results() -> None:
+    timed = dict(SR, occurrencePeriod={"start": "2024-03-02T08:00:00Z", "end": "2024-03-02T09:00:00Z"})
+    order = fhir_to_hl7v2(bundle(PATIENT, timed))
+    assert [s.name for s in order][3:] == ["ORC", "TQ1", "OBR", "NTE"]
+    assert (order.get("TQ1-1"), order.get("TQ1-7"), order.get("TQ1-8"), order.get("TQ1-9")) == \
+        ("1", "20240302080000+0000", "20240302090000+0000", "S")
+    assert order.get("OBR-27.6") == "S"  # kept for backward compatibility
+    older = fhir_to_hl7v2(bundle(PATIENT, timed), version="2.4")
+    assert not older.segments("TQ1") and older.get("OBR-27.6") == "S"
+
+
 @pytest.mark.parametrize(("status", "control", "order_status"), [
     ("on-hold", "HD", "HD"), ("revoked", "CA", "CA"), ("completed", "SC", "CM")])
 def test_order_control_and_status_follow_the_request_status(status: str, control: str, order_status: str) -> None:
@@ -188,7 +199,7 @@ def result_message(obs: dict, version: str = "2.5.1") -> Message:
 
 def test_oru_report_fields_in_obr() -> None:
     message = result_message(observation(valueQuantity={"value": 5.4}))
-    assert [s.name for s in message] == ["MSH", "PID", "PV1", "ORC", "OBR", "NTE", "OBX"]
+    assert [s.name for s in message] == ["MSH", "PID", "PV1", "ORC", "OBR", "NTE", "TQ1", "OBX"]
     assert (message.get("ORC-1"), message.get("ORC-5")) == ("RE", "IP")
     assert message.get_raw("OBR-3") == "FI-9^^8.7.6^ISO"
     assert message.get("OBR-7") == "20240301100000+0000"

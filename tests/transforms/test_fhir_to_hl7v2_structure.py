@@ -27,10 +27,14 @@ FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "hl7v2"
     ("oru_r01_20obx.hl7", "OML^O21")])
 def test_output_is_valid_for_its_version_structure(fixture: str, message_type: str | None, version: str) -> None:
     bundle = hl7v2_to_fhir((FIXTURES / fixture).read_bytes())
+    for entry in bundle["entry"]:  # give orders a timing, so that TQ1 is placed and checked too
+        if entry["resource"]["resourceType"] == "ServiceRequest":
+            entry["resource"].update(priority="stat", occurrenceDateTime="2024-01-02T03:04:05Z")
     message = fhir_to_hl7v2(bundle, message_type=message_type, version=version)
     parsed = parse_message(message.to_er7(), validation_level=VALIDATION_LEVEL.STRICT, find_groups=True)
     assert parsed.validate() is True
     assert parsed.version == version
+    assert bool(message.segments("TQ1")) == (version != "2.4" and fixture.startswith("oru"))
 
 
 def test_the_strict_check_does_catch_a_wrong_datatype() -> None:

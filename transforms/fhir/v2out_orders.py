@@ -60,10 +60,26 @@ def order_segments(sr: Found | None, dr: Found | None, set_id: int, results: boo
         _request_fields(obr, sr)
     if dr is not None:
         _report_fields(obr, dr)
-    out = [orc, obr]
+    timing = _tq1(sr) if sr is not None and version.at_least("2.5") else None
+    # TQ1 follows ORC in the order messages and the OBR (and its notes) in ORU_R01.
+    out = [orc] + ([timing] if timing and not results else []) + [obr]
     if sr is not None:
         out += notes(sr.res.get("note"))
-    return out
+    return out + ([timing] if timing and results else [])
+
+
+def _tq1(sr: Found) -> SegmentOut | None:
+    """TQ1 (2.5 and later): TQ1-7/8 from occurrence[x], TQ1-9 priority (table 0485)."""
+    res = sr.res
+    period = res.get("occurrencePeriod") if isinstance(res.get("occurrencePeriod"), dict) else {}
+    seg = SegmentOut("TQ1")
+    seg[7] = dtm(res.get("occurrenceDateTime") or period.get("start"), sr.loc + ".occurrence[x]")
+    seg[8] = dtm(period.get("end"), sr.loc + ".occurrencePeriod.end")
+    seg[9] = comps(_PRIORITY.get(res.get("priority") or ""))
+    if not seg.fields:
+        return None
+    seg[1] = "1"
+    return seg
 
 
 def _orc(sr: Found | None, placer: dict | None, filler: dict | None, results: bool, index: ResourceIndex,
@@ -87,6 +103,8 @@ def _request_fields(obr: SegmentOut, sr: Found) -> None:
     obr[6] = dtm(res.get("occurrenceDateTime"), sr.loc + ".occurrenceDateTime")
     priority = _PRIORITY.get(res.get("priority") or "")
     if priority:
+        # OBR-27 is kept for backward compatibility from 2.5 (TQ1 carries it too), and it is the
+        # only place before 2.5.
         obr[27] = comps(None, None, None, None, None, priority)
     obr[31] = reps(ce(c) for c in res.get("reasonCode") or [])
 
