@@ -116,7 +116,7 @@ def _body(kind: str, index: ResourceIndex, version: Version) -> list[SegmentOut]
         return _adt(kind, index, version)
     if kind == "ORU^R01":
         return _results(index, version)
-    return _orders(index, version)
+    return _orders(kind, index, version)
 
 
 def _adt(kind: str, index: ResourceIndex, version: Version) -> list[SegmentOut]:
@@ -181,14 +181,14 @@ def _same_patient(owners: list[Found], index: ResourceIndex) -> Found:
     return patient
 
 
-def _orders(index: ResourceIndex, version: Version) -> list[SegmentOut]:
+def _orders(kind: str, index: ResourceIndex, version: Version) -> list[SegmentOut]:
     requests = index.of_type("ServiceRequest")
     if not requests:
         raise TransformError("an order message needs a ServiceRequest", location="Bundle.entry")
     patient = _same_patient(requests, index)
     out = _patient_group(patient, _encounter_of(requests, index), index, version)
     for i, sr in enumerate(requests, start=1):
-        out += order_segments(sr, None, i, False, index, version)
+        out += order_segments(sr, None, i, kind, index, version)
     return out
 
 
@@ -211,7 +211,7 @@ def _results(index: ResourceIndex, version: Version) -> list[SegmentOut]:
     counter = [0]
     for i, (dr, results) in enumerate(groups, start=1):
         sr = _request_of(dr, index)
-        out += order_segments(sr, dr, i, True, index, version)
+        out += order_segments(sr, dr, i, "ORU^R01", index, version)
         counter[0] = 0  # OBX-1 counts within each order group
         for obs in results:
             out += observation_segments(obs, index, version, counter)

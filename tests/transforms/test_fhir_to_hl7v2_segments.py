@@ -155,14 +155,15 @@ def test_orc_obr_nte_from_a_service_request() -> None:
     assert message.get_raw("NTE-3") == "Fasting \\F\\ since midnight"
 
 
-def test_timing_goes_to_tq1_from_2_5_after_orc_in_orders_and_after_obr_in_results() -> None:
+def test_timing_goes_to_tq1_from_2_5_after_orc_in_oml_and_never_in_orm() -> None:
     timed = dict(SR, occurrencePeriod={"start": "2024-03-02T08:00:00Z", "end": "2024-03-02T09:00:00Z"})
-    order = fhir_to_hl7v2(bundle(PATIENT, timed))
+    assert not fhir_to_hl7v2(bundle(PATIENT, timed)).segments("TQ1")  # ORM_O01 has no TQ1
+    order = fhir_to_hl7v2(bundle(PATIENT, timed), message_type="OML^O21")
     assert [s.name for s in order][3:] == ["ORC", "TQ1", "OBR", "NTE"]
     assert (order.get("TQ1-1"), order.get("TQ1-7"), order.get("TQ1-8"), order.get("TQ1-9")) == \
         ("1", "20240302080000+0000", "20240302090000+0000", "S")
     assert order.get("OBR-27.6") == "S"  # kept for backward compatibility
-    older = fhir_to_hl7v2(bundle(PATIENT, timed), version="2.4")
+    older = fhir_to_hl7v2(bundle(PATIENT, timed), message_type="OML^O21", version="2.4")
     assert not older.segments("TQ1") and older.get("OBR-27.6") == "S"
 
 

@@ -43,9 +43,10 @@ def order_numbers(*sources: Found | None) -> tuple[dict | None, dict | None]:
     return placer, filler
 
 
-def order_segments(sr: Found | None, dr: Found | None, set_id: int, results: bool, index: ResourceIndex,
+def order_segments(sr: Found | None, dr: Found | None, set_id: int, kind: str, index: ResourceIndex,
                    version: Version) -> list[SegmentOut]:
-    """ORC, OBR and the order's NTEs; ``results`` for ORU (order control RE, report fields)."""
+    """ORC, [TQ1,] OBR and the order's NTEs for message type ``kind`` (ORU: order control RE, report fields)."""
+    results = kind == "ORU^R01"
     placer, filler = order_numbers(sr, dr)
     orc = _orc(sr, placer, filler, results, index, version)
     obr = SegmentOut("OBR")
@@ -60,8 +61,9 @@ def order_segments(sr: Found | None, dr: Found | None, set_id: int, results: boo
         _request_fields(obr, sr)
     if dr is not None:
         _report_fields(obr, dr)
-    timing = _tq1(sr) if sr is not None and version.at_least("2.5") else None
-    # TQ1 follows ORC in the order messages and the OBR (and its notes) in ORU_R01.
+    # TQ1 exists from 2.5, in OML_O21 after ORC and in ORU_R01 after the OBR and its notes;
+    # ORM_O01 (kept for backward compatibility) has none, OBR-27 carries the priority there.
+    timing = _tq1(sr) if sr is not None and version.at_least("2.5") and kind != "ORM^O01" else None
     out = [orc] + ([timing] if timing and not results else []) + [obr]
     if sr is not None:
         out += notes(sr.res.get("note"))
