@@ -17,6 +17,7 @@ from sqlalchemy.engine import Connection, Row
 
 from hl7bridge.engine import outbox
 from hl7bridge.engine.brokers.names import channel_queue, dead_letter_queue, destination_queue
+from hl7bridge.engine.fastsql import FastStatement
 from hl7bridge.engine.ids import new_id
 from hl7bridge.engine.schema import attempts, contents, deliveries, messages
 
@@ -57,34 +58,35 @@ class Stored:
     duplicate: bool
 
 
-# Built once: constructing a Core statement per message costs more CPU than running it.  The
-# duplicate lookup filters on (channel, control_id) only, so every database searches
+# Built once and run on the DB-API cursor (engine/fastsql.py): intake's writes are the hot path.
+# The duplicate lookup filters on (channel, control_id) only, so every database searches
 # ix_messages_dedup (given sending_app too, SQLite's planner chose ix_messages_sender_time and
 # scanned every message from that sender); the rest of the key is compared below.
-_SAME_CONTROL_ID = select(messages.c.id, messages.c.ack, messages.c.sending_app, messages.c.sending_facility,
-                          messages.c.content_hash).where(messages.c.channel == bindparam("channel"),
-                                                         messages.c.control_id == bindparam("control_id"))
-_INSERT_MESSAGE = messages.insert()
-_INSERT_CONTENT = contents.insert()
+_SAME_CONTROL_ID = FastStatement(select(
+    messages.c.id, messages.c.ack, messages.c.sending_app, messages.c.sending_facility, messages.c.content_hash,
+).where(messages.c.channel == bindparam("channel"), messages.c.control_id == bindparam("control_id")))
 _MESSAGE_FIELDS = ("id", "channel", "source", "message_type", "trigger_event", "control_id", "sending_app",
                    "sending_facility", "version", "patient_id", "status", "error", "error_location",
                    "content_hash", "correlation_id", "ack")
+_INSERT_MESSAGE = FastStatement(messages.insert(), _MESSAGE_FIELDS + ("received_at", "updated_at", "size_bytes"))
+_INSERT_CONTENT = FastStatement(contents.insert(), ("message_id", "kind", "created_at", "content_type", "body"))
 
 
 def store_received(connection: Connection, message: NewMessage) -> Stored:
     """Store a received message (and queue it for its channel unless it is ERRORED); a duplicate
     (same channel, MSH-3, MSH-4, MSH-10 and bytes) is recognised and its stored ACK returned."""
     if message.control_id:
-        for existing in connection.execute(_SAME_CONTROL_ID, {"channel": message.channel,
-                                                              "control_id": message.control_id}):
-            if (existing.sending_app, existing.sending_facility, existing.content_hash) == (
+        found = _SAME_CONTROL_ID.execute(connection, {"channel": message.channel,
+                                                      "control_id": message.control_id}).fetchall()
+        for existing_id, ack, sending_app, sending_facility, content_hash in found:
+            if (sending_app, sending_facility, content_hash) == (
                     message.sending_app, message.sending_facility, message.content_hash):
-                return Stored(existing.id, existing.ack, duplicate=True)
+                return Stored(existing_id, bytes(ack) if ack is not None else None, duplicate=True)
     now = time.time()
     row = {k: getattr(message, k) for k in _MESSAGE_FIELDS}
-    connection.execute(_INSERT_MESSAGE, row | {"received_at": now, "updated_at": now,
+    _INSERT_MESSAGE.execute(connection, row | {"received_at": now, "updated_at": now,
                                                "size_bytes": len(message.raw)})
-    connection.execute(_INSERT_CONTENT, {"message_id": message.id, "kind": "raw", "created_at": now,
+    _INSERT_CONTENT.execute(connection, {"message_id": message.id, "kind": "raw", "created_at": now,
                                          "content_type": message.content_type, "body": message.raw})
     if message.status == RECEIVED:
         outbox.enqueue(connection, channel_queue(message.channel), orjson.dumps({"message_id": message.id}))

@@ -16,6 +16,7 @@ import orjson
 from sqlalchemy import and_, delete, or_, select, update
 from sqlalchemy.engine import Connection
 
+from hl7bridge.engine.fastsql import FastStatement
 from hl7bridge.engine.schema import outbox
 
 
@@ -28,12 +29,15 @@ class OutboxRow:
     delivery_count: int
 
 
+_INSERT = FastStatement(outbox.insert(), ["queue", "body", "headers", "created_at", "available_at",
+                                          "delivery_count"])  # hot path: see engine/fastsql.py
+
+
 def enqueue(connection: Connection, queue: str, body: bytes, *, headers: dict[str, str] | None = None,
             delay_secs: float = 0.0) -> None:
     now = time.time()
-    connection.execute(outbox.insert().values(
-        queue=queue, body=body, headers=orjson.dumps(headers or {}).decode(), created_at=now,
-        available_at=now + delay_secs, delivery_count=0))
+    _INSERT.execute(connection, {"queue": queue, "body": body, "headers": orjson.dumps(headers or {}).decode(),
+                                 "created_at": now, "available_at": now + delay_secs, "delivery_count": 0})
     connection.info.setdefault("enqueued", set()).add(queue)
 
 

