@@ -9,7 +9,7 @@ from __future__ import annotations
 UNREACHABLE_BROKER = "amqp://guest:guest@127.0.0.1:9/"
 
 
-def intake_config(*, store: str, port: int, archive: str, broker: str = "embedded") -> str:
+def intake_config(*, store: str, port: int, archive: str, broker: str = "embedded", channel: str = "intake") -> str:
     """One MLLP channel whose filter passes nothing: intake stores, ACKs and queues every message.
     With the embedded broker the channel worker then marks each FILTERED (the lightest pipeline
     work there is); with ``UNREACHABLE_BROKER`` only intake runs."""
@@ -18,7 +18,7 @@ engine:
   store: "{store}"
   broker: "{broker}"
 channels:
-  intake:
+  {channel}:
     source: {{type: mllp, listen: "127.0.0.1:{port}"}}
     filter: {{message_types: [ZZZ]}}
     destinations:
@@ -26,7 +26,7 @@ channels:
 """
 
 
-def e2e_config(*, store: str, broker: str, port: int, url: str, max_attempts: int = 50,
+def e2e_config(*, store: str, broker: str, port: int, url: str, channel: str = "e2e", max_attempts: int = 50,
                initial_backoff_ms: int = 500, max_backoff_secs: float = 5.0) -> str:
     """MLLP in -> store -> broker -> hl7v2_to_fhir -> HTTP POST to the local receiver."""
     return f"""
@@ -35,7 +35,7 @@ engine:
   broker: "{broker}"
   queue_type: quorum
 channels:
-  e2e:
+  {channel}:
     source: {{type: mllp, listen: "127.0.0.1:{port}"}}
     steps: [hl7v2_to_fhir]
     destinations:

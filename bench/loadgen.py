@@ -36,6 +36,7 @@ class LoadSpec:
     rate: float | None = None  # None: closed loop flat out
     host: str = "127.0.0.1"
     tag: str = "L"
+    record: bool = False  # return each measured message's control id and intended wall-clock time
 
 
 @dataclass
@@ -62,7 +63,8 @@ def run_one(spec: LoadSpec, start_at: float) -> dict[str, Any]:
     while time.time() < start_at:
         time.sleep(min(0.01, max(0.0, start_at - time.time())))
     cpu0 = os.times()
-    t0 = time.perf_counter()
+    t0, wall0 = time.perf_counter(), time.time()
+    sent_at: dict[str, float] = {}
     measure_from, stop_at = t0 + spec.warmup, t0 + spec.warmup + spec.duration
     interval = 1.0 / spec.rate if spec.rate else 0.0
     counter, naks, acked, lat = 0, 0, 0, []
@@ -80,7 +82,10 @@ def run_one(spec: LoadSpec, start_at: float) -> dict[str, Any]:
                 break
             conn = idle.pop()
             head, tail = spec.messages[counter % len(spec.messages)]
-            conn.sock.sendall(VT + head + prefix + str(counter).encode() + tail + FS + CR)
+            control_id = prefix + str(counter).encode()
+            conn.sock.sendall(VT + head + control_id + tail + FS + CR)
+            if spec.record and measure_from <= intended < stop_at:
+                sent_at[control_id.decode()] = wall0 + (intended - t0)
             conn.busy, conn.intended = True, intended
             counter += 1
         if sending and idle and interval:
@@ -110,7 +115,7 @@ def run_one(spec: LoadSpec, start_at: float) -> dict[str, Any]:
     cpu1 = os.times()
     for conn in conns:
         conn.sock.close()
-    return {"acked": acked, "naks": naks, "sent": counter, "window": spec.duration, "latencies_ms": lat,
+    return {"acked": acked, "naks": naks, "sent": counter, "window": spec.duration, "latencies_ms": lat, "sent_at": sent_at,
             "client_cpu_secs": (cpu1.user - cpu0.user) + (cpu1.system - cpu0.system)}
 
 
@@ -131,7 +136,7 @@ def run_load(spec: LoadSpec, procs: int = 1) -> dict[str, Any]:
         conns = spec.conns // procs + (1 if index < spec.conns % procs else 0)
         rate = spec.rate / procs if spec.rate else None
         part = LoadSpec(spec.port, spec.messages, conns, spec.duration, spec.warmup, rate, spec.host,
-                        f"{spec.tag}{index}-")
+                        f"{spec.tag}{index}-", spec.record)
         proc = ctx.Process(target=_child, args=(part, start_at, out), daemon=True)
         proc.start()
         parts.append(proc)
@@ -144,6 +149,8 @@ def run_load(spec: LoadSpec, procs: int = 1) -> dict[str, Any]:
         raise RuntimeError("load client failed: " + "; ".join(errors))
     latencies = [x for r in results for x in r["latencies_ms"]]
     acked = sum(r["acked"] for r in results)
-    return {"msgs_per_s": round(acked / spec.duration, 1), "acked": acked, "naks": sum(r["naks"] for r in results),
+    sent_at = {k: v for r in results for k, v in r["sent_at"].items()}
+    return {"msgs_per_s": round(acked / spec.duration, 1), "sent_at": sent_at, "acked": acked, "naks": sum(r["naks"] for r in results),
+            "sent": sum(r["sent"] for r in results),
             "latencies_ms": latencies, "client_cpu_pct": round(100 * sum(r["client_cpu_secs"] for r in results)
                                                                / (spec.warmup + spec.duration), 1)}
