@@ -12,7 +12,7 @@ import pytest
 from hl7b_testkit import HttpReceiver, MllpTestClient, hl7, msa, segment, wait_until
 
 from faults.fault_kit import delete_queues, delivered_ids, keys_by_control_id, start_engine
-from faults.tcp_proxy import TcpProxy
+from faults.tcp_proxy import STALL, TcpProxy
 
 
 def through_proxy(url: str, proxy_factory: Callable[[str, int], TcpProxy]) -> tuple[str, TcpProxy]:
@@ -63,3 +63,23 @@ def test_a_store_outage_answers_ae_207_never_aa_and_recovers(tmp_path: Path, rec
         assert engine.stop() == 0, engine.log.read_text()[-3000:]
         if amqp_url:
             delete_queues(amqp_url, channel)
+
+
+@pytest.mark.postgres
+def test_a_stalled_database_link_answers_ae_207_instead_of_hanging(tmp_path: Path, receiver: HttpReceiver,
+                                                                  pg_url: str, unique: str,
+                                                                  proxy_factory: Callable[[str, int], TcpProxy]) -> None:
+    store, proxy = through_proxy(pg_url, proxy_factory)
+    engine, port = start_engine(tmp_path, receiver, store=store, broker="embedded", channel=f"pgs_{unique}")
+    try:
+        client = MllpTestClient(port, timeout=20)  # a sender's usual ACK timeout is longer than the store's
+        assert msa(client.send(hl7("T0"))) == ("AA", "T0")
+        proxy.cut(then=STALL)  # a partition: connections are accepted and never answered
+        stalled = client.send(hl7("T1"))
+        assert msa(stalled) == ("AE", "T1") and error_code(stalled) == "207"
+        proxy.restore()
+        assert msa(client.send(hl7("T1"))) == ("AA", "T1")
+        wait_until(lambda: {"T0", "T1"} <= set(keys_by_control_id(receiver)), 30, "delivery after the partition")
+        client.close()
+    finally:
+        assert engine.stop() == 0, engine.log.read_text()[-3000:]
