@@ -96,8 +96,10 @@ def delete_queues(amqp_url: str, channel: str) -> None:
     from hl7bridge.engine.brokers.names import dead_letter_queue, topology
 
     queues = topology({channel: ["service", "archive"]})
+    params = pika.URLParameters(amqp_url)
+    params.socket_timeout = params.stack_timeout = params.blocked_connection_timeout = 5
     try:
-        connection = pika.BlockingConnection(pika.URLParameters(amqp_url))
+        connection = pika.BlockingConnection(params)
     except Exception:  # noqa: BLE001  # cleanup only
         return
     try:

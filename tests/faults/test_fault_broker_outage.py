@@ -11,8 +11,8 @@ from urllib.parse import urlparse
 import pytest
 from hl7b_testkit import HttpReceiver, MllpTestClient, hl7, msa, wait_until
 
-from faults.tcp_proxy import TcpProxy
 from faults.fault_kit import body_control_id, delete_queues, delivered_ids, keys_by_control_id, start_engine
+from faults.tcp_proxy import TcpProxy
 
 
 @pytest.mark.rabbitmq
