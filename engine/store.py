@@ -24,7 +24,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from hl7bridge.engine import migrate
 from hl7bridge.engine.errors import StoreError
@@ -146,9 +146,10 @@ class Store:
                 enqueued |= connection.info.pop("enqueued", set())
             self.commits += 1
             self.writes += len(batch)
-        except Exception:
-            if len(batch) > 1:
-                for item in batch:  # isolate the failing write
+        except Exception as exc:
+            # isolate the failing write; a lost database fails every write alike, so answer them all now
+            if len(batch) > 1 and not isinstance(exc, OperationalError):
+                for item in batch:
                     self._run_batch([item])
                 return
             self._settle(batch, exc=self._translate())

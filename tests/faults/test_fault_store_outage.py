@@ -4,6 +4,7 @@ is back; the engine's workers outlive the outage and deliver afterwards."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import urlparse
@@ -13,6 +14,9 @@ from hl7b_testkit import HttpReceiver, MllpTestClient, hl7, msa, segment, wait_u
 
 from faults.fault_kit import delete_queues, delivered_ids, keys_by_control_id, start_engine
 from faults.tcp_proxy import STALL, TcpProxy
+
+
+SENDERS = 6
 
 
 def through_proxy(url: str, proxy_factory: Callable[[str, int], TcpProxy]) -> tuple[str, TcpProxy]:
@@ -65,21 +69,42 @@ def test_a_store_outage_answers_ae_207_never_aa_and_recovers(tmp_path: Path, rec
             delete_queues(amqp_url, channel)
 
 
+def send_from_each(clients: list[MllpTestClient], prefix: str) -> list[bytes | str]:
+    """One message per connection, all at once; each ACK, or the error that replaced it."""
+    answers: list[bytes | str] = [""] * len(clients)
+
+    def send(index: int) -> None:
+        try:
+            answers[index] = clients[index].send(hl7(f"{prefix}{index}"))
+        except OSError as exc:  # socket.timeout: no answer within the sender's ACK timeout
+            answers[index] = type(exc).__name__
+
+    threads = [threading.Thread(target=send, args=(i,)) for i in range(len(clients))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return answers
+
+
 @pytest.mark.postgres
-def test_a_stalled_database_link_answers_ae_207_instead_of_hanging(tmp_path: Path, receiver: HttpReceiver,
-                                                                  pg_url: str, unique: str,
-                                                                  proxy_factory: Callable[[str, int], TcpProxy]) -> None:
+def test_a_stalled_database_link_answers_ae_207_to_every_sender_instead_of_hanging(
+        tmp_path: Path, receiver: HttpReceiver, pg_url: str, unique: str,
+        proxy_factory: Callable[[str, int], TcpProxy]) -> None:
     store, proxy = through_proxy(pg_url, proxy_factory)
     engine, port = start_engine(tmp_path, receiver, store=store, broker="embedded", channel=f"pgs_{unique}")
+    # a sender's ACK timeout is commonly 30 s or more; 20 s leaves room for the store's connect timeout
+    clients = [MllpTestClient(port, timeout=20) for _ in range(SENDERS)]
     try:
-        client = MllpTestClient(port, timeout=20)  # a sender's usual ACK timeout is longer than the store's
-        assert msa(client.send(hl7("T0"))) == ("AA", "T0")
+        assert msa(clients[0].send(hl7("T0"))) == ("AA", "T0")
         proxy.cut(then=STALL)  # a partition: connections are accepted and never answered
-        stalled = client.send(hl7("T1"))
-        assert msa(stalled) == ("AE", "T1") and error_code(stalled) == "207"
+        answers = send_from_each(clients, "P")
+        assert all(isinstance(a, bytes) for a in answers), f"senders left without an answer: {answers}"
+        assert [(msa(a)[0], error_code(a)) for a in answers] == [("AE", "207")] * SENDERS  # type: ignore[arg-type]
         proxy.restore()
-        assert msa(client.send(hl7("T1"))) == ("AA", "T1")
+        assert msa(clients[1].send(hl7("T1"))) == ("AA", "T1")
         wait_until(lambda: {"T0", "T1"} <= set(keys_by_control_id(receiver)), 30, "delivery after the partition")
-        client.close()
     finally:
+        for client in clients:
+            client.close()
         assert engine.stop() == 0, engine.log.read_text()[-3000:]
