@@ -1,6 +1,7 @@
-"""PostgreSQL unreachable (a TCP proxy between the engine and the shared PostgreSQL is cut):
-intake answers AE/CE with ERR code 207 and never AA, and accepts the same message once the store
-is back; the engine's workers outlive the outage and deliver afterwards."""
+"""PostgreSQL unreachable (a TCP proxy between the engine and the shared PostgreSQL is cut, or
+stalled like a network partition): intake answers AE/CE with ERR code 207 and never AA, promptly
+and to every sender, and accepts the same message once the store is back; the engine's workers
+outlive the outage and deliver afterwards."""
 
 from __future__ import annotations
 
