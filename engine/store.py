@@ -79,6 +79,7 @@ class Store:
         self._readers = ThreadPoolExecutor(max_workers=4, thread_name_prefix="store-read")
         self._listeners: list[Callable[[set[str]], None]] = []
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._connection: Connection | None = None  # the writer thread's own (see _writer_connection)
         self.commits = 0  # group commits so far; writes / commits is the batching factor
         self.writes = 0
 
@@ -122,6 +123,12 @@ class Store:
         return await future
 
     def _write_loop(self) -> None:
+        try:
+            self._write_batches()
+        finally:
+            self._drop_connection()
+
+    def _write_batches(self) -> None:
         while True:
             first = self._requests.get()
             if first is None:
@@ -141,12 +148,16 @@ class Store:
     def _run_batch(self, batch: list[tuple[WriteFn, asyncio.Future[Any]]]) -> None:
         enqueued: set[str] = set()
         try:
-            with self._writer_engine.begin() as connection:
+            connection = self._writer_connection()
+            with connection.begin():
                 results = [fn(connection) for fn, _ in batch]
                 enqueued |= connection.info.pop("enqueued", set())
             self.commits += 1
             self.writes += len(batch)
+            if not self.is_sqlite:
+                self._drop_connection()
         except Exception as exc:
+            self._drop_connection()  # the next batch starts on a fresh connection, as before
             # isolate the failing write; a lost database fails every write alike, so answer them all now
             if len(batch) > 1 and not isinstance(exc, OperationalError):
                 for item in batch:
@@ -157,6 +168,22 @@ class Store:
         self._settle(batch, results=results)
         if enqueued:
             self._notify(enqueued)
+
+    def _writer_connection(self) -> Connection:
+        """SQLite: one connection for the writer's life (a pool checkout per batch cost ~140 us of
+        the writer's CPU per commit).  PostgreSQL: a checkout per batch, so pool_pre_ping still
+        replaces a connection the server dropped before it fails a batch."""
+        if self._connection is None:
+            self._connection = self._writer_engine.connect()
+        return self._connection
+
+    def _drop_connection(self) -> None:
+        if self._connection is not None:
+            connection, self._connection = self._connection, None
+            try:
+                connection.close()
+            except SQLAlchemyError:
+                log.debug("writer connection did not close cleanly")
 
     @staticmethod
     def _translate() -> Exception:
