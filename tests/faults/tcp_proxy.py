@@ -25,6 +25,7 @@ class TcpProxy:
         self.port = 0
         self.forwarded = 0  # connections passed through to the target
         self.refused = 0  # connections turned away while cut (proof that the peer tried again)
+        self.stalled = 0  # connections accepted and left hanging while cut
         self._links: set[asyncio.StreamWriter] = set()  # both ends of every open link, stalled ones too
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="tcp-proxy", daemon=True)
@@ -76,6 +77,7 @@ class TcpProxy:
             return
         self._links.add(writer)
         if self.mode == STALL:
+            self.stalled += 1
             return  # accepted, never answered: the peer hangs until its own timeout or a cut
         try:
             up_reader, up_writer = await asyncio.open_connection(*self.target)

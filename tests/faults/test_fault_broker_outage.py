@@ -1,6 +1,6 @@
 """RabbitMQ's connection cut during a stream (a TCP proxy between the engine and the shared
-RabbitMQ, never a stopped service): intake keeps answering AA from the store, and once the link
-is back everything is delivered."""
+RabbitMQ, never a stopped service), with reconnects refused or left hanging: intake keeps
+answering AA from the store, and once the link is back everything is delivered."""
 
 from __future__ import annotations
 
@@ -12,12 +12,13 @@ import pytest
 from hl7b_testkit import HttpReceiver, MllpTestClient, hl7, msa, wait_until
 
 from faults.fault_kit import body_control_id, delete_queues, delivered_ids, keys_by_control_id, start_engine
-from faults.tcp_proxy import TcpProxy
+from faults.tcp_proxy import REFUSE, STALL, TcpProxy
 
 
 @pytest.mark.rabbitmq
+@pytest.mark.parametrize("then", [REFUSE, STALL])  # refused: RabbitMQ down; stalled: a network partition
 def test_intake_keeps_acking_while_rabbitmq_is_cut_and_all_is_delivered_after(
-        tmp_path: Path, receiver: HttpReceiver, amqp_url: str, unique: str,
+        tmp_path: Path, receiver: HttpReceiver, amqp_url: str, unique: str, then: str,
         proxy_factory: Callable[[str, int], TcpProxy]) -> None:
     target = urlparse(amqp_url)
     proxy = proxy_factory(target.hostname or "127.0.0.1", target.port or 5672)
@@ -32,10 +33,10 @@ def test_intake_keeps_acking_while_rabbitmq_is_cut_and_all_is_delivered_after(
         receiver.wait_for(len(before))
         assert proxy.forwarded >= 1  # the engine's broker link really runs through the proxy
 
-        proxy.cut()  # every link dropped, reconnects refused
+        proxy.cut(then=then)  # every link dropped; reconnects refused, or accepted and never answered
         during = [f"D{i}" for i in range(40)]
         assert [msa(client.send(hl7(c))) for c in during] == [("AA", c) for c in during]
-        wait_until(lambda: proxy.refused >= 1, 20, "the engine to try RabbitMQ again")
+        wait_until(lambda: proxy.refused + proxy.stalled >= 1, 20, "the engine to try RabbitMQ again")
         got = {body_control_id(r) for r in list(receiver.requests)}
         assert not got & set(during), "delivered while the broker link was cut: the cut did not hold"
 

@@ -68,6 +68,7 @@ def test_a_stalled_proxy_accepts_but_never_answers(echo_port: int,
         sock.sendall(b"hello")
         with pytest.raises(socket.timeout):
             sock.recv(16)
+        assert proxy.stalled == 1 and proxy.forwarded == 0
         proxy.restore()  # the stalled link is dropped so its peer reconnects
         sock.settimeout(2)
         assert _recv(sock) == b""
