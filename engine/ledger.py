@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -112,10 +113,21 @@ def set_status(connection: Connection, message_id: str, status: str, *, error: s
 
 
 def queue_deliveries(connection: Connection, message_id: str, channel: str, destinations: list[str],
-                     payload: bytes, content_type: str, *, replay_of: dict[str, str] | None = None) -> list[str]:
+                     payload: bytes, content_type: str, *, replay_of: dict[str, str] | None = None,
+                     first_time: bool = False) -> list[str]:
     """Store the transformed payload, create one delivery per destination and queue each; the
-    idempotency key is the delivery's id, the same for all of that delivery's attempts."""
+    idempotency key is the delivery's id, the same for all of that delivery's attempts.
+
+    ``first_time``: only if the message is still RECEIVED (a compare-and-set in this commit), so
+    two copies of the same channel work -- republished after a crash -- never make two sets of
+    deliveries; the copy that loses gets [] and does nothing."""
     now = time.time()
+    if first_time:
+        claimed = connection.execute(update(messages).where(messages.c.id == message_id,
+                                                            messages.c.status == RECEIVED)
+                                     .values(status=QUEUED, updated_at=now))
+        if claimed.rowcount != 1:
+            return []
     connection.execute(contents.insert().values(message_id=message_id, kind="transformed", created_at=now,
                                                 content_type=content_type, body=payload))
     ids = []
@@ -219,3 +231,35 @@ def count_by_status(connection: Connection, channel: str | None = None) -> dict[
     if channel:
         query = query.where(messages.c.channel == channel)
     return {status: n for status, n in connection.execute(query)}
+
+
+@dataclass(slots=True)
+class Answer:
+    """What an HTTP sender is told: status, body, and the message it concerns."""
+
+    status: int
+    body: bytes
+    message_id: str
+    replayed: bool = False  # the stored answer to an earlier request with the same Idempotency-Key
+
+
+def store_document(connection: Connection, message: NewMessage, *, key: str | None,
+                   answer: Callable[[str], tuple[int, bytes]]) -> Answer:
+    """Store a document received over HTTP (FHIR, C-CDA, HL7v2) with its Idempotency-Key: the same key
+    and body get the stored answer and no second message; the same key with another body gets 422."""
+    from hl7bridge.engine.schema import idempotency
+
+    if key:
+        seen = connection.execute(select(idempotency).where(idempotency.c.channel == message.channel,
+                                                            idempotency.c.key == key)).first()
+        if seen is not None:
+            if seen.body_hash != message.content_hash:
+                return Answer(422, b"", seen.message_id)
+            return Answer(seen.status_code, seen.response, seen.message_id, replayed=True)
+    store_received(connection, message)
+    status, body = answer(message.id)
+    if key:
+        connection.execute(idempotency.insert().values(
+            channel=message.channel, key=key, body_hash=message.content_hash, message_id=message.id,
+            status_code=status, response=body, created_at=time.time()))
+    return Answer(status, body, message.id)

@@ -73,7 +73,7 @@ class ChannelWorker:
         replay_of = (replay or {}).get("replay_of")
         data, content_type = payload.to_bytes(), payload.content_type
         await self.store.write(lambda c: ledger.queue_deliveries(c, row.id, self.name, targets, data, content_type,
-                                                                 replay_of=replay_of))
+                                                                 replay_of=replay_of, first_time=replay is None))
 
 
 class DestinationWorker:

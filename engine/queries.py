@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import and_, delete, or_, select, tuple_, update
+from sqlalchemy import and_, delete, exists, or_, select, tuple_, update
 from sqlalchemy.engine import Connection
 
 from hl7bridge.engine import ledger
@@ -81,12 +81,14 @@ def _conditions(connection: Connection, flt: MessageFilter) -> list[Any]:
         where.append(m.received_at >= flt.from_ts)
     if flt.until_ts is not None:
         where.append(m.received_at < flt.until_ts)
+    # Correlated EXISTS, not IN (subquery): the planner walks messages in received_at order and
+    # probes deliveries by message id, stopping after one page (IN built a 300k-id set first).
+    d = deliveries.c
     if flt.destination:
-        where.append(m.id.in_(select(deliveries.c.message_id).where(deliveries.c.destination == flt.destination)))
+        where.append(exists().where(d.message_id == m.id, d.destination == flt.destination))
     if flt.error_text:
         pattern = f"%{flt.error_text}%"
-        where.append(or_(m.error.like(pattern), m.id.in_(
-            select(deliveries.c.message_id).where(deliveries.c.last_error.like(pattern)))))
+        where.append(or_(m.error.like(pattern), exists().where(d.message_id == m.id, d.last_error.like(pattern))))
     if flt.before:
         anchor = connection.execute(select(m.received_at).where(m.id == flt.before)).first()
         if anchor is not None:

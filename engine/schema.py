@@ -41,6 +41,7 @@ messages = Table(
 Index("ix_messages_dedup", messages.c.channel, messages.c.control_id)
 Index("ix_messages_channel_time", messages.c.channel, messages.c.received_at)
 Index("ix_messages_status_time", messages.c.status, messages.c.received_at)
+Index("ix_messages_channel_status_time", messages.c.channel, messages.c.status, messages.c.received_at)
 Index("ix_messages_type_time", messages.c.message_type, messages.c.trigger_event, messages.c.received_at)
 Index("ix_messages_patient", messages.c.patient_id)
 Index("ix_messages_time", messages.c.received_at)
@@ -123,3 +124,15 @@ audit = Table(
     Column("hash", String(64), nullable=False),
 )
 Index("ix_audit_at", audit.c.at)
+
+# Idempotency-Key of HTTP intake: the same key and body get the same answer, never a second message.
+idempotency = Table(
+    "idempotency", metadata,
+    Column("channel", String(64), primary_key=True),
+    Column("key", String(200), primary_key=True),
+    Column("body_hash", String(64), nullable=False),
+    Column("message_id", String(26), nullable=False),
+    Column("status_code", Integer, nullable=False),
+    Column("response", LargeBinary, nullable=False),
+    Column("created_at", Float, nullable=False),
+)

@@ -226,3 +226,28 @@ engine:
 def mark_mapped(payload: Any) -> None:
     """Mapping code used by tests as a `python:` step: tags MSH-5 (receiving application)."""
     payload.data.set("MSH-5", "MAPPED")
+
+
+def delete_queues(amqp_url: str, names: list[str]) -> None:
+    """Delete test queues (and their .dlq companions) so quorum queues don't pile up run after run."""
+    import pika
+
+    try:
+        connection = pika.BlockingConnection(pika.URLParameters(amqp_url))
+    except pika.exceptions.AMQPError:
+        return
+    try:
+        for name in names:
+            for queue in (name, f"{name}.dlq"):
+                channel = connection.channel()
+                try:
+                    channel.queue_delete(queue)
+                    channel.close()
+                except pika.exceptions.ChannelClosedByBroker:
+                    continue
+    finally:
+        connection.close()
+
+
+def channel_queues(channel: str, destinations: list[str]) -> list[str]:
+    return [channel] + [f"{channel}.{d}" for d in destinations]

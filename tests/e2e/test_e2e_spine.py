@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from hl7b_testkit import EngineProcess, engine_config, HttpReceiver, MllpTestClient, free_port, hl7, msa, wait_until
+from hl7b_testkit import EngineProcess, channel_queues, delete_queues, engine_config, HttpReceiver, MllpTestClient, free_port, hl7, msa, wait_until
 
 
 @pytest.fixture()
@@ -40,27 +40,33 @@ def delivered(engine: EngineProcess, count: int) -> bool:
 def run_stream(tmp_path: Path, receiver: HttpReceiver, *, store: str, broker: str, channel: str) -> None:
     engine, port = start_engine(tmp_path, receiver, store=store, broker=broker, channel=channel)
     try:
-        client = MllpTestClient(port)
-        acks = [msa(client.send(hl7(f"C{i}", message_type="ORU^R01" if i % 2 else "ADT^A01"))) for i in range(20)]
-        assert acks == [("AA", f"C{i}") for i in range(20)]
-        filtered = msa(client.send(hl7("SIU1", message_type="SIU^S12")))
-        assert filtered == ("AA", "SIU1")  # accepted, stored, then filtered by the channel
-        requests = receiver.wait_for(20)
-        wait_until(lambda: delivered(engine, 20), 30, "20 messages DELIVERED")
-        rows = list_json(engine, "--limit", "100")
-        assert {r["status"] for r in rows if r["control_id"] == "SIU1"} == {"FILTERED"}
-        assert len(list(Path(tmp_path / "archive").iterdir())) == 20
-        keys = {r.headers["idempotency-key"] for r in requests}
-        assert len(keys) == 20 and all(r.headers["x-correlation-id"] for r in requests)
-        sample = next(r for r in rows if r["control_id"] == "C3")
-        assert sample["message_type"] == "ORU" and sample["patient_id"] == "P100"
-        shown = json.loads(engine.cli("messages", "show", sample["id"], "--json").stdout)
-        assert {d["destination"]: d["status"] for d in shown["deliveries"]} == {
-            "service": "DELIVERED", "archive": "DELIVERED"}
-        assert shown["deliveries"][0]["history"][0]["outcome"] == "success"
-        client.close()
+        stream_through(engine, port, receiver, tmp_path)
     finally:
         assert engine.stop() == 0
+        if broker.startswith("amqp"):
+            delete_queues(broker, channel_queues(channel, ["service", "archive"]))
+
+
+def stream_through(engine: EngineProcess, port: int, receiver: HttpReceiver, tmp_path: Path) -> None:
+    client = MllpTestClient(port)
+    acks = [msa(client.send(hl7(f"C{i}", message_type="ORU^R01" if i % 2 else "ADT^A01"))) for i in range(20)]
+    assert acks == [("AA", f"C{i}") for i in range(20)]
+    filtered = msa(client.send(hl7("SIU1", message_type="SIU^S12")))
+    assert filtered == ("AA", "SIU1")  # accepted, stored, then filtered by the channel
+    requests = receiver.wait_for(20)
+    wait_until(lambda: delivered(engine, 20), 30, "20 messages DELIVERED")
+    rows = list_json(engine, "--limit", "100")
+    assert {r["status"] for r in rows if r["control_id"] == "SIU1"} == {"FILTERED"}
+    assert len(list(Path(tmp_path / "archive").iterdir())) == 20
+    keys = {r.headers["idempotency-key"] for r in requests}
+    assert len(keys) == 20 and all(r.headers["x-correlation-id"] for r in requests)
+    sample = next(r for r in rows if r["control_id"] == "C3")
+    assert sample["message_type"] == "ORU" and sample["patient_id"] == "P100"
+    shown = json.loads(engine.cli("messages", "show", sample["id"], "--json").stdout)
+    assert {d["destination"]: d["status"] for d in shown["deliveries"]} == {
+        "service": "DELIVERED", "archive": "DELIVERED"}
+    assert shown["deliveries"][0]["history"][0]["outcome"] == "success"
+    client.close()
 
 
 def test_a_stream_is_acked_routed_and_delivered_with_the_embedded_broker(tmp_path: Path,

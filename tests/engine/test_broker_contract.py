@@ -13,6 +13,7 @@ from hl7bridge.engine import outbox
 from hl7bridge.engine.broker import Broker, Envelope
 from hl7bridge.engine.brokers.embedded import EmbeddedBroker
 from hl7bridge.engine.store import Store
+from hl7b_testkit import delete_queues
 
 BACKENDS = ["embedded", pytest.param("rabbitmq", marks=pytest.mark.rabbitmq)]
 
@@ -52,6 +53,8 @@ async def harness(request: pytest.FixtureRequest, tmp_path: Path, unique: str) -
     yield Harness(store, broker, queue)
     await broker.close()
     await store.close()
+    if request.param == "rabbitmq":
+        delete_queues(request.getfixturevalue("amqp_url"), [queue, f"{queue}.other"])
 
 
 def recorder(h: Harness, action: Callable[[Envelope], None] | None = None):
@@ -155,3 +158,5 @@ async def test_work_outlives_a_restart_with_no_consumer(kind: str, tmp_path: Pat
     assert h.seen[0].body == b"kept"
     await broker.close()
     await store.close()
+    if kind == "rabbitmq":
+        delete_queues(request.getfixturevalue("amqp_url"), [queue])

@@ -44,6 +44,7 @@ def upgrade() -> None:
         batch.add_column(sa.Column("content_pruned_at", sa.Float(), nullable=True))
         batch.create_index("ix_messages_control_id", ["control_id"])
         batch.create_index("ix_messages_sender_time", ["sending_app", "received_at"])
+        batch.create_index("ix_messages_channel_status_time", ["channel", "status", "received_at"])
     with op.batch_alter_table("deliveries") as batch:
         batch.add_column(sa.Column("dlq_purged_at", sa.Float(), nullable=True))
         batch.create_index("ix_deliveries_status_created", ["status", "created_at"])
@@ -54,6 +55,7 @@ def downgrade() -> None:
         batch.drop_index("ix_deliveries_status_created")
         batch.drop_column("dlq_purged_at")
     with op.batch_alter_table("messages") as batch:
+        batch.drop_index("ix_messages_channel_status_time")
         batch.drop_index("ix_messages_sender_time")
         batch.drop_index("ix_messages_control_id")
         batch.drop_column("content_pruned_at")
