@@ -50,6 +50,8 @@ class Engine:
         self.broker = make_broker(config, self.store)
         self.intakes: dict[str, HL7Intake] = {}
         self.servers: list[MllpServer] = []
+        self.http_sources: dict[str, Any] = {}
+        self.file_sources: list[Any] = []
         self.destinations: list[Destination] = []
         self._http: web.AppRunner | None = None
         self._stopped = asyncio.Event()
@@ -89,8 +91,17 @@ class Engine:
 
     async def _start_source(self, name: str, spec: Any) -> None:
         source = spec.source
-        if source.type != "mllp":
-            log.warning("channel=%s source type %s is not served by this version", name, source.type)
+        if source.type == "http":
+            from hl7bridge.connectors.http_source import HttpSource
+
+            self.http_sources[name] = HttpSource(self.store, name, source)
+            return
+        if source.type == "file":
+            from hl7bridge.connectors.file_source import FileSource
+
+            watcher = FileSource(self.store, name, source, self.config_dir)
+            self.file_sources.append(watcher)
+            await watcher.start()
             return
         intake = HL7Intake(self.store, name, allowed_versions=frozenset(source.allowed_versions))
         self.intakes[name] = intake
@@ -104,16 +115,43 @@ class Engine:
 
     async def _start_http(self) -> None:
         http = self.config.engine.http
-        if http is None:
+        if http is None and not self.http_sources:
             return
-        app = web.Application()
+        app = web.Application(client_max_size=max([s.spec.max_body_bytes for s in self.http_sources.values()] +
+                                                  [1_048_576]) + 1)
         app.router.add_get("/healthz", self._healthz)
         app.router.add_get("/readyz", self._readyz)
         app.router.add_get("/metrics", self._metrics)
+        app.router.add_get("/messages/{message_id}", self._message_status)
+        for source in self.http_sources.values():
+            app.router.add_post(source.spec.path, source.handle)
         self._http = web.AppRunner(app, access_log=None)
         await self._http.setup()
-        host, port = parse_host_port(http.listen)
-        await web.TCPSite(self._http, host, port, ssl_context=server_context(http.tls) if http.tls else None).start()
+        host, port = parse_host_port(http.listen if http else "127.0.0.1:8080")
+        tls = http.tls if http else None
+        await web.TCPSite(self._http, host, port, ssl_context=server_context(tls) if tls else None).start()
+        log.info("HTTP listening on %s:%d (%d source path(s))", host, port, len(self.http_sources))
+
+    async def _message_status(self, request: web.Request) -> web.Response:
+        """Per-destination status of a message posted over HTTP (ids, statuses, codes: no content)."""
+        from hl7bridge.connectors.http_auth import AuthFailure
+        from hl7bridge.engine.queries import show_message
+
+        data = await self.store.read(lambda c: show_message(c, request.match_info["message_id"]))
+        if data is None:
+            return web.json_response({"error": "not found"}, status=404)
+        source = self.http_sources.get(data["channel"])
+        if source is not None and source.auth is not None:
+            try:
+                source.auth.authenticate(request.headers.get("Authorization"))
+            except AuthFailure as failure:
+                return web.json_response({"error": failure.reason}, status=401,
+                                         headers={"WWW-Authenticate": "Bearer"})
+        keep = ("id", "channel", "status", "received_at", "message_type", "correlation_id", "error_location")
+        body = {k: data[k] for k in keep} | {"deliveries": [
+            {k: d[k] for k in ("id", "destination", "status", "attempts", "last_code", "replay_of")}
+            for d in data["deliveries"]]}
+        return web.json_response(body)
 
     async def _healthz(self, _request: web.Request) -> web.Response:
         return web.json_response({"status": "ok"})
@@ -157,6 +195,8 @@ class Engine:
             self._pruner.cancel()
         for server in self.servers:
             await server.stop()
+        for watcher in self.file_sources:
+            await watcher.stop()
         await self.broker.stop_consuming()
         await self.broker.close()
         for destination in self.destinations:

@@ -10,6 +10,7 @@ sender gets AE/CE with code 207 and sends again later.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from hl7bridge.engine import ledger
@@ -20,6 +21,13 @@ from hl7bridge.engine.store import Store
 
 log = logging.getLogger("hl7bridge.intake")
 STORE_FAILED = MessageError("message could not be stored; send it again", hl7_code=207)
+
+
+@dataclass(slots=True)
+class Accepted:
+    ack: bytes | None
+    stored: bool
+    error: ParseError | None
 
 
 @dataclass(slots=True)
@@ -45,6 +53,10 @@ class HL7Intake:
         return await self._receive_one(raw, peer)
 
     async def _receive_one(self, raw: bytes, peer: str) -> bytes | None:
+        return (await self.accept(raw, peer)).ack
+
+    async def accept(self, raw: bytes, peer: str = "") -> "Accepted":
+        """Store one message and build its answer; ``stored`` is False only when the store failed."""
         ack_id = new_id()
         header, error = self._header(raw)
         kind = "accept" if error is None else "reject"
@@ -56,11 +68,10 @@ class HL7Intake:
             self.stats.store_failures += 1
             log.error("channel=%s control_id=%s not stored; answering AE 207", self.channel,
                       header.control_id if header else "?")
-            return build_ack(header, "error", ack_control_id=ack_id, error=STORE_FAILED)
+            return Accepted(build_ack(header, "error", ack_control_id=ack_id, error=STORE_FAILED), False, error)
         self._count(stored, error, header, peer)
-        if header is not None and not header.wants_ack(error is None):
-            return None
-        return stored.ack
+        wanted = header is None or header.wants_ack(error is None)
+        return Accepted(stored.ack if wanted else None, True, error)
 
     def _header(self, raw: bytes) -> tuple[Header | None, ParseError | None]:
         try:
@@ -105,3 +116,33 @@ class HL7Intake:
         acks = [await self._receive_one(part.encode("utf-8"), peer) for part in parts]
         body = b"".join(a for a in acks if a)
         return b"BHS|^~\\&\r" + body + f"BTS|{len(parts)}\r".encode()
+
+
+@dataclass(slots=True)
+class Document:
+    """A non-MLLP submission, already parsed and checked by its source: what to store and search by."""
+
+    body: bytes
+    content_type: str
+    message_type: str = ""
+    trigger_event: str = ""
+    control_id: str = ""
+    patient_id: str = ""
+    correlation_id: str | None = None
+
+
+class DocumentIntake:
+    """Stores documents received over HTTP or from a folder; ``answer(message_id)`` builds the reply
+    stored with an Idempotency-Key (so a repeat gets the same reply)."""
+
+    def __init__(self, store: Store, channel: str, *, source: str) -> None:
+        self.store, self.channel, self.source = store, channel, source
+
+    async def receive(self, doc: Document, *, key: str | None,
+                      answer: Callable[[str], tuple[int, bytes]]) -> ledger.Answer:
+        message = ledger.NewMessage(
+            id=new_id(), channel=self.channel, raw=doc.body, content_hash=content_hash(doc.body),
+            correlation_id=doc.correlation_id or new_correlation_id(), ack=None, source=self.source,
+            content_type=doc.content_type, message_type=doc.message_type[:16], trigger_event=doc.trigger_event[:16],
+            control_id=doc.control_id[:64], patient_id=doc.patient_id[:64])
+        return await self.store.write(lambda c: ledger.store_document(c, message, key=key, answer=answer))
