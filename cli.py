@@ -140,6 +140,31 @@ def send(files: tuple[str, ...], target: str, tls_ca: str | None, tls_cert: str 
     sys.exit(EXIT_OK if ok else EXIT_FAILURE)
 
 
+@main.command()
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--to", "target", required=True, type=click.Choice(["fhir", "ccda", "hl7v2"]))
+@click.option("--message-type", default=None, help="For --to hl7v2: force ADT^A08, ORM^O01, OML^O21, ORU^R01 ...")
+@click.option("--bundle-type", default=None, type=click.Choice(["document", "transaction"]),
+              help="For C-CDA to FHIR (default document).")
+def convert(file: str, target: str, message_type: str | None, bundle_type: str | None) -> None:
+    """Convert one file offline and print the result: HL7v2 or C-CDA to FHIR, FHIR to C-CDA or HL7v2.
+
+    Exit 0 with the output on stdout; exit 1 with the error (a position, no content) on stderr.
+
+    \b
+    Example:  hl7bridge convert tests/fixtures/hl7v2/adt_a01.hl7 --to fhir
+    """
+    from hl7bridge.engine.errors import MessageError
+    from hl7bridge.transforms.convert import convert_bytes
+
+    try:
+        output = convert_bytes(Path(file).read_bytes(), target, message_type=message_type, bundle_type=bundle_type)
+    except MessageError as exc:
+        click.echo(f"{file}: error [{type(exc).__name__}] {exc}", err=True)
+        sys.exit(EXIT_FAILURE)
+    click.echo(output)
+
+
 @main.command("test")
 @click.argument("path", required=False, type=click.Path())
 @config_option

@@ -26,7 +26,10 @@ def _conversion(module: str, function: str, source: str, target: str) -> StepFac
             if payload.kind != source:
                 raise TransformError(f"step {function} needs {source} input, got {payload.kind}")
             convert = getattr(importlib.import_module(f"hl7bridge.transforms.{module}"), function)
-            return Payload(target, convert(payload.data, **options), payload.original, payload.meta)
+            extra = dict(options)
+            if function == "fhir_to_hl7v2" and "control_id" not in extra and payload.meta.get("message_id"):
+                extra["control_id"] = payload.meta["message_id"][-20:]  # stable across replays and retries
+            return Payload(target, convert(payload.data, **extra), payload.original, payload.meta)
 
         return run
 
