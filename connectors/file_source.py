@@ -101,12 +101,19 @@ class FileSource:
             readable &= accepted.error is None  # an unreadable message is stored as ERRORED; its file goes to error/
         return readable
 
+    async def _store_unreadable(self, data: bytes, content_type: str, error: ParseError) -> bool:
+        """Keep an unreadable document too, as ERRORED with its position, for replay after a fix."""
+        doc = Document(data, content_type, message_type="UNREADABLE")
+        await self.documents.receive(doc, key=None, answer=lambda _id: (400, b""), error=error)
+        return False
+
     async def _store_fhir(self, data: bytes) -> bool:
         try:
             resource = orjson.loads(data)
             kind = str(resource["resourceType"])
         except (orjson.JSONDecodeError, KeyError, TypeError):
-            return False
+            return await self._store_unreadable(data, "application/fhir+json",
+                                                ParseError("not a FHIR JSON resource", location="resourceType"))
         doc = Document(data, "application/fhir+json", message_type=kind[:16], control_id=str(resource.get("id", "")))
         await self.documents.receive(doc, key=None, answer=lambda _id: (201, b""))
         return True
@@ -117,10 +124,11 @@ class FileSource:
 
         try:
             root = parse_xml(data)
-        except ParseError:
-            return False
+        except ParseError as exc:
+            return await self._store_unreadable(data, "application/xml", exc)
         doc = describe_ccda(root, data, None)
         if doc is None:
-            return False
+            return await self._store_unreadable(data, "application/xml",
+                                                ParseError("not a CDA document", location="/ClinicalDocument"))
         await self.documents.receive(doc, key=None, answer=lambda _id: (202, b""))
         return True

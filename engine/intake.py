@@ -138,11 +138,14 @@ class DocumentIntake:
     def __init__(self, store: Store, channel: str, *, source: str) -> None:
         self.store, self.channel, self.source = store, channel, source
 
-    async def receive(self, doc: Document, *, key: str | None,
-                      answer: Callable[[str], tuple[int, bytes]]) -> ledger.Answer:
+    async def receive(self, doc: Document, *, key: str | None, answer: Callable[[str], tuple[int, bytes]],
+                      error: ParseError | None = None) -> ledger.Answer:
+        """Store ``doc`` (as ERRORED, not routed, when ``error`` says it cannot be read)."""
         message = ledger.NewMessage(
             id=new_id(), channel=self.channel, raw=doc.body, content_hash=content_hash(doc.body),
             correlation_id=doc.correlation_id or new_correlation_id(), ack=None, source=self.source,
             content_type=doc.content_type, message_type=doc.message_type[:16], trigger_event=doc.trigger_event[:16],
-            control_id=doc.control_id[:64], patient_id=doc.patient_id[:64])
+            control_id=doc.control_id[:64], patient_id=doc.patient_id[:64],
+            status=ledger.ERRORED if error else ledger.RECEIVED, error=str(error) if error else None,
+            error_location=error.location if error else None)
         return await self.store.write(lambda c: ledger.store_document(c, message, key=key, answer=answer))

@@ -145,9 +145,14 @@ def delivery_dict(connection: Connection, d: Any) -> dict[str, Any]:
 
 
 def message_content(connection: Connection, message_id: str, kind: str) -> list[bytes]:
-    rows = connection.execute(select(contents.c.body).where(contents.c.message_id == message_id,
-                                                            contents.c.kind == kind).order_by(contents.c.id))
-    return [row.body for row in rows]
+    """Stored content of one kind.  Destinations send the transformed bytes as they are, so 'sent'
+    is the transformed payload unless a destination recorded something else."""
+    def read(k: str) -> list[bytes]:
+        rows = connection.execute(select(contents.c.body).where(contents.c.message_id == message_id,
+                                                                contents.c.kind == k).order_by(contents.c.id))
+        return [row.body for row in rows]
+
+    return read(kind) or (read("transformed") if kind == "sent" else [])
 
 
 def _dead(channel: str | None, destination: str | None) -> Any:

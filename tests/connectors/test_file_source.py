@@ -59,3 +59,19 @@ async def test_a_file_stays_in_place_when_the_store_cannot_commit(tmp_path: Path
     store.write = broken  # type: ignore[method-assign]
     assert await source.take(path) is False and path.exists()
     await store.close()
+
+
+async def test_an_unreadable_ccda_file_is_stored_as_errored_and_moved_to_error(tmp_path: Path) -> None:
+    store = Store(f"sqlite:///{tmp_path}/s.db")
+    await store.open()
+    inbox = tmp_path / "inbox"
+    spec = SimpleNamespace(directory=str(inbox), format="ccda", pattern="*.xml", poll_interval_secs=60)
+    source = FileSource(store, "docs", spec, tmp_path)
+    await source.start()
+    await source.stop()
+    bad = inbox / "laughs.xml"
+    bad.write_bytes(b'<?xml version="1.0"?><!DOCTYPE l [<!ENTITY a "aaaa">]><ClinicalDocument>&a;</ClinicalDocument>')
+    assert await source.take(bad) is True and (inbox / "error" / "laughs.xml").exists()
+    rows = await store.read(lambda c: c.execute(text("select status, error_location from messages")).all())
+    assert [tuple(r) for r in rows] == [("ERRORED", "DOCTYPE")]
+    await store.close()
