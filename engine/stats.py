@@ -59,22 +59,9 @@ def outbox_depths(connection: Connection) -> dict[str, int]:
 
 
 def rabbitmq_depths(url: str, queues: list[str]) -> dict[str, int]:
-    """Ready messages per queue, read with passive declares; queues that do not exist are left out."""
-    import pika
+    from hl7bridge.engine.brokers.rabbitmq_admin import queue_depths
 
-    depths: dict[str, int] = {}
-    connection = pika.BlockingConnection(pika.URLParameters(url))
-    try:
-        for queue in queues:
-            channel = connection.channel()
-            try:
-                depths[queue] = channel.queue_declare(queue, passive=True).method.message_count
-                channel.close()
-            except pika.exceptions.ChannelClosedByBroker:
-                continue
-    finally:
-        connection.close()
-    return depths
+    return queue_depths(url, queues)
 
 
 def fill_backlog(report: dict[str, Any], depths: dict[str, int]) -> None:

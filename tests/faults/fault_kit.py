@@ -91,20 +91,7 @@ def acked_count(senders: list[StreamSender]) -> int:
 
 def delete_queues(amqp_url: str, channel: str) -> None:
     """Remove one test's queues from the shared RabbitMQ (best effort: the test has its answer)."""
-    import pika
+    from hl7b_testkit import channel_queues
+    from hl7b_testkit import delete_queues as delete
 
-    from hl7bridge.engine.brokers.names import dead_letter_queue, topology
-
-    queues = topology({channel: ["service", "archive"]})
-    params = pika.URLParameters(amqp_url)
-    params.socket_timeout = params.stack_timeout = params.blocked_connection_timeout = 5
-    try:
-        connection = pika.BlockingConnection(params)
-    except Exception:  # noqa: BLE001  # cleanup only
-        return
-    try:
-        ch = connection.channel()
-        for queue in queues + [dead_letter_queue(q) for q in queues]:
-            ch.queue_delete(queue)
-    finally:
-        connection.close()
+    delete(amqp_url, channel_queues(channel, ["service", "archive"]))
