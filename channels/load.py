@@ -155,7 +155,7 @@ def at(node: Node | None) -> tuple[int, int]:
 def child(node: Node | None, part: Any) -> tuple[Node, Node | None] | None:
     """(key node, value node) of ``part`` in a mapping node, or (None, item) in a sequence node."""
     if isinstance(node, MappingNode):
-        for key_node, value_node in _merged_pairs(node):
+        for key_node, value_node in merged_pairs(node):
             if isinstance(key_node, ScalarNode) and key_node.value == str(part):
                 return key_node, value_node
     if isinstance(node, SequenceNode) and isinstance(part, int) and 0 <= part < len(node.value):
@@ -163,13 +163,15 @@ def child(node: Node | None, part: Any) -> tuple[Node, Node | None] | None:
     return None
 
 
-def _merged_pairs(node: MappingNode) -> list[tuple[Node, Node]]:
-    """The node's own pairs first, then those brought in by ``<<`` merge keys."""
+def merged_pairs(node: MappingNode) -> list[tuple[Node, Node]]:
+    """The node's own pairs, then those brought in by ``<<: *anchor`` merge keys (own keys win)."""
     own = [(k, v) for k, v in node.value if k.tag != _MERGE_TAG]
     for key_node, value_node in node.value:
         if key_node.tag == _MERGE_TAG:
             sources = value_node.value if isinstance(value_node, SequenceNode) else [value_node]
-            own += [pair for src in sources if isinstance(src, MappingNode) for pair in _merged_pairs(src)]
+            merged = [pair for src in sources if isinstance(src, MappingNode) for pair in merged_pairs(src)]
+            taken = {k.value for k, _ in own if isinstance(k, ScalarNode)}
+            own += [(k, v) for k, v in merged if not (isinstance(k, ScalarNode) and k.value in taken)]
     return own
 
 

@@ -13,12 +13,11 @@ from yaml.constructor import SafeConstructor
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from hl7bridge.channels.lint import did_you_mean
-from hl7bridge.channels.load import at
+from hl7bridge.channels.load import at, merged_pairs
 from hl7bridge.engine.errors import ConfigError
 
 __all__ = ["NodeReader"]
 
-_MERGE_TAG = "tag:yaml.org,2002:merge"
 _STR_TAG = "tag:yaml.org,2002:str"
 
 
@@ -39,7 +38,7 @@ class NodeReader:
             self.error(node, "bad-type", f"{where} should be a mapping (key: value lines)")
             return None
         pairs: dict[str, tuple[Node, Node]] = {}
-        for key_node, value_node in _pairs(node):
+        for key_node, value_node in merged_pairs(node):
             key = key_node.value if isinstance(key_node, ScalarNode) else None
             if key is None:
                 self.error(key_node, "bad-type", "a key must be a plain word, not a list or mapping")
@@ -98,15 +97,3 @@ class NodeReader:
             self.error(node, "invalid-value", f"{value!r} is not allowed in {where}", hint)
             return None
         return value
-
-
-def _pairs(node: MappingNode) -> list[tuple[Node, Node]]:
-    """The node's own pairs, then those brought in by ``<<: *anchor`` merge keys."""
-    own = [(k, v) for k, v in node.value if k.tag != _MERGE_TAG]
-    for key_node, value_node in node.value:
-        if key_node.tag == _MERGE_TAG:
-            sources = value_node.value if isinstance(value_node, SequenceNode) else [value_node]
-            merged = [pair for src in sources if isinstance(src, MappingNode) for pair in _pairs(src)]
-            taken = {k.value for k, _ in own if isinstance(k, ScalarNode)}
-            own += [(k, v) for k, v in merged if not (isinstance(k, ScalarNode) and k.value in taken)]
-    return own

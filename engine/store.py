@@ -28,6 +28,7 @@ from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from hl7bridge.engine import migrate
 from hl7bridge.engine.errors import StoreError
+from hl7bridge.engine.futures import fail, resolve
 
 T = TypeVar("T")
 log = logging.getLogger("hl7bridge.store")
@@ -213,9 +214,9 @@ class Store:
         assert self._loop is not None
         for index, (_, future) in enumerate(batch):
             if exc is not None:
-                self._loop.call_soon_threadsafe(_set_exception, future, exc)
+                self._loop.call_soon_threadsafe(fail, future, exc)
             else:
-                self._loop.call_soon_threadsafe(_set_result, future, results[index] if results else None)
+                self._loop.call_soon_threadsafe(resolve, future, results[index] if results else None)
 
     def _notify(self, queues: set[str]) -> None:
         assert self._loop is not None
@@ -274,11 +275,3 @@ class Store:
         self._reader_engine.dispose()
 
 
-def _set_result(future: asyncio.Future[Any], value: Any) -> None:
-    if not future.done():
-        future.set_result(value)
-
-
-def _set_exception(future: asyncio.Future[Any], exc: Exception) -> None:
-    if not future.done():
-        future.set_exception(exc)

@@ -24,6 +24,7 @@ from pika.adapters.asyncio_connection import AsyncioConnection
 from hl7bridge.engine import outbox
 from hl7bridge.engine.broker import Envelope, Handler
 from hl7bridge.engine.brokers.names import dead_letter_queue
+from hl7bridge.engine.futures import fail, resolve
 from hl7bridge.engine.errors import StoreError
 from hl7bridge.engine.retry import backoff_secs
 from hl7bridge.engine.store import Store
@@ -82,14 +83,14 @@ class RabbitMQBroker:
         opened: asyncio.Future[AsyncioConnection] = loop.create_future()
 
         def on_open(connection: AsyncioConnection) -> None:
-            _resolve(opened, connection)
+            resolve(opened, connection)
 
         def on_open_error(_connection: AsyncioConnection, exc: BaseException) -> None:
-            _fail(opened, ConnectionError(type(exc).__name__))
+            fail(opened, ConnectionError(type(exc).__name__))
 
         def on_close(_connection: AsyncioConnection, exc: BaseException) -> None:
-            _fail(opened, ConnectionError("closed"))
-            _resolve(closed, None)
+            fail(opened, ConnectionError("closed"))
+            resolve(closed, None)
 
         params = pika.URLParameters(self.url)
         params.heartbeat = 30
@@ -109,7 +110,7 @@ class RabbitMQBroker:
 
     async def _open_channel(self, connection: AsyncioConnection) -> Any:
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        connection.channel(on_open_callback=lambda ch: _resolve(future, ch))
+        connection.channel(on_open_callback=lambda ch: resolve(future, ch))
         return await asyncio.wait_for(future, 15)
 
     async def _declare(self, channel: Any, queue: str) -> None:
@@ -124,7 +125,7 @@ class RabbitMQBroker:
 
     async def _call(self, method: Any, **kwargs: Any) -> Any:
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        method(callback=lambda frame: _resolve(future, frame), **kwargs)
+        method(callback=lambda frame: resolve(future, frame), **kwargs)
         return await asyncio.wait_for(future, 15)
 
     # publishing --------------------------------------------------------------------------------
@@ -137,13 +138,13 @@ class RabbitMQBroker:
             if future is None:
                 continue
             if ok:
-                _resolve(future, None)
+                resolve(future, None)
             else:
-                _fail(future, ConnectionError("publish nacked by the broker"))
+                fail(future, ConnectionError("publish nacked by the broker"))
 
     def _fail_pending(self) -> None:
         for future in self._pending.values():
-            _fail(future, ConnectionError("connection lost before the confirm"))
+            fail(future, ConnectionError("connection lost before the confirm"))
         self._pending.clear()
 
     def _publish(self, row: outbox.OutboxRow) -> asyncio.Future[None]:
@@ -251,14 +252,6 @@ class RabbitMQBroker:
         await asyncio.gather(*self._tasks, return_exceptions=True)
 
 
-def _resolve(future: asyncio.Future[Any], value: Any) -> None:
-    if not future.done():
-        future.set_result(value)
-
-
-def _fail(future: asyncio.Future[Any], exc: BaseException) -> None:
-    if not future.done():
-        future.set_exception(exc)
 
 
 def _safely(method: Any, *args: Any, **kwargs: Any) -> None:
