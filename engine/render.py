@@ -47,8 +47,10 @@ def dead_letter_table(rows: list[dict[str, Any]]) -> None:
 
 
 def stats_table(report: dict[str, Any], *, render: bool = True) -> Table:
-    table = Table("channel / destination", "received", "filtered", "errored", "delivered", "dead", "pending",
-                  "queued", "oldest pending", "last received", box=None)
+    table = Table(box=None, pad_edge=False)
+    table.add_column("channel / destination", no_wrap=True)
+    for header in ("recv", "filt", "err", "deliv", "dead", "pend", "queue", "oldest", "last in"):
+        table.add_column(header, justify="right", no_wrap=True)
     for c in report["channels"]:
         table.add_row(f"[bold]{c['channel']}[/bold]", str(c["received"]), str(c["filtered"]), str(c["errored"]),
                       str(c["delivered"]), str(c["dead_lettered"]), str(c["queued"]), "", "",
@@ -67,8 +69,8 @@ def _age(secs: float | None) -> str:
         return "-"
     for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
         if secs >= size:
-            return f"{secs / size:.1f}{unit} ago"
-    return f"{secs:.0f}s ago"
+            return f"{secs / size:.1f}{unit}"
+    return f"{secs:.0f}s"
 
 
 def audit_table(rows: list[dict[str, Any]]) -> None:
