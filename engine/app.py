@@ -83,7 +83,7 @@ class Engine:
         for dest_name, dest_spec in spec.destinations.items():
             if not dest_spec.enabled:
                 continue
-            destination = build_destination(dest_spec)
+            destination = build_destination(dest_spec, self.store)
             self.destinations.append(destination)
             dest_worker = DestinationWorker(self.store, name, dest_name, dest_spec, destination)
             await self.broker.consume(destination_queue(name, dest_name), dest_worker.handle,

@@ -55,13 +55,16 @@ class HL7Intake:
     async def _receive_one(self, raw: bytes, peer: str) -> bytes | None:
         return (await self.accept(raw, peer)).ack
 
-    async def accept(self, raw: bytes, peer: str = "") -> "Accepted":
-        """Store one message and build its answer; ``stored`` is False only when the store failed."""
+    async def accept(self, raw: bytes, peer: str = "", *, correlation_id: str | None = None) -> "Accepted":
+        """Store one message and build its answer; ``stored`` is False only when the store failed.
+        ``correlation_id`` continues a message handed over from another channel."""
         ack_id = new_id()
         header, error = self._header(raw)
         kind = "accept" if error is None else "reject"
         ack = build_ack(header, kind, ack_control_id=ack_id, error=error)
         message = self._new_message(ack_id, raw, header, ack, error)
+        if correlation_id:
+            message.correlation_id = correlation_id
         try:
             stored = await self.store.write(lambda c: ledger.store_received(c, message))
         except StoreError:
