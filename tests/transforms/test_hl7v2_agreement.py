@@ -63,3 +63,30 @@ def test_comparison_counts_a_reproduced_bundle_as_full_agreement() -> None:
     bundle = json.loads(expected.read_text(encoding="utf-8"))
     assert compare_bundles(bundle, bundle).share == 1.0
     assert compare_bundles(bundle, None).share == 0.0
+
+
+def _loc(name: str, code: str = "bu") -> dict:
+    return {"resource": {"resourceType": "Location", "name": name, "physicalType": {"coding": [
+        {"system": "http://terminology.hl7.org/CodeSystem/location-physical-type", "code": code}]}}}
+
+
+def test_an_exact_repeat_in_the_expected_bundle_shares_our_single_match() -> None:
+    expected = {"entry": [_loc("WEST"), _loc("WEST")]}
+    assert compare_bundles(expected, {"entry": [_loc("WEST")]}).share == 1.0
+
+
+def test_a_near_repeat_does_not_share_a_match() -> None:
+    expected = {"entry": [_loc("WEST"), _loc("WEST", "wi")]}
+    result = compare_bundles(expected, {"entry": [_loc("WEST")]})
+    assert result.share == 0.5
+
+
+def test_header_only_resources_are_left_out_through_chains_and_orphans() -> None:
+    org = {"fullUrl": "urn:uuid:1", "resource": {"resourceType": "Organization", "name": "Parent"}}
+    sender = {"fullUrl": "urn:uuid:2", "resource": {"resourceType": "Organization", "name": "Sender",
+                                                     "partOf": {"reference": "urn:uuid:1"}}}
+    header = {"resource": {"resourceType": "MessageHeader", "sender": {"reference": "urn:uuid:2"}}}
+    orphan = {"resource": {"resourceType": "Device", "deviceName": [{"name": "Engine"}]}}
+    kept = _loc("WEST")
+    result = compare_bundles({"entry": [org, sender, header, orphan, kept]}, {"entry": [_loc("WEST")]})
+    assert result.share == 1.0 and set(result.expected) == {"Location"}

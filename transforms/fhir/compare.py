@@ -172,17 +172,35 @@ def compare_bundles(expected: dict, actual: dict | None) -> Agreement:
         # Pair best scores first, so one good match is not spent on a poor one.
         scores = sorted(((_score(e, a), i, j) for i, e in enumerate(facts_list) for j, a in enumerate(candidates)),
                         reverse=True)
-        used_e: set[int] = set()
+        paired: dict[int, int] = {}
         used_a: set[int] = set()
         for score, i, j in scores:
-            if i not in used_e and j not in used_a:
-                used_e.add(i)
+            if i not in paired and j not in used_a:
+                paired[i] = j
                 used_a.add(j)
                 result.found[rtype] += score
+        result.found[rtype] += _score_duplicates(facts_list, candidates, paired)
         result.expected[rtype] += sum(sum(f.values()) for f in facts_list)
         result.extra += len(candidates) - len(used_a)
     result.extra += sum(len(v) for k, v in pool.items() if k not in wanted)
     return result
+
+
+def _score_duplicates(facts_list: list[Counter], candidates: list[Counter], paired: dict[int, int]) -> int:
+    """An expected resource left unpaired that repeats a paired one fact for fact shares its match.
+
+    Microsoft builds a new resource each time a field names the same place, organisation or
+    specimen; we build it once.  Only exact repeats (equal fact sets) share: a near-duplicate
+    stays unpaired, so real misses are not hidden.
+    """
+    found = 0
+    for i, facts in enumerate(facts_list):
+        if i in paired:
+            continue
+        twin = next((k for k in paired if facts_list[k] == facts), None)
+        if twin is not None:
+            found += _score(facts, candidates[paired[twin]])
+    return found
 
 
 def _refs(node: object, out: list[str]) -> None:
@@ -198,13 +216,32 @@ def _refs(node: object, out: list[str]) -> None:
 
 
 def _only_referenced_by_skipped(bundle: dict, index: dict[str, dict]) -> set[int]:
-    """Resources that only Provenance / MessageHeader point at (e.g. the sending Device) go with them."""
-    by_kept: set[int] = set()
-    by_skipped: set[int] = set()
-    for entry in bundle.get("entry", []):
-        res = entry.get("resource", {})
+    """Resources that only the MessageHeader / Provenance reach go with them.
+
+    Reach is followed through chains (the sending facility's ``partOf`` organisation), to a fixed
+    point.  An Organization or Device that nothing references is message-header content too: in
+    Microsoft's output these are MSH-6 (receiving facility) and SFT (software), which the IG maps
+    onto MessageHeader; they carry no fact about the patient, visit or order.
+    """
+    referrers: dict[int, set[int]] = {}
+    resources = [entry.get("resource", {}) for entry in bundle.get("entry", [])]
+    for res in resources:
         found: list[str] = []
         _refs(res, found)
-        target_set = by_skipped if res.get("resourceType") in SKIP_TYPES else by_kept
-        target_set.update(id(index[r]) for r in found if r in index)
-    return by_skipped - by_kept
+        for ref in found:
+            if ref in index and index[ref] is not res:
+                referrers.setdefault(id(index[ref]), set()).add(id(res))
+    dropped = {id(r) for r in resources if r.get("resourceType") in SKIP_TYPES}
+    dropped |= {id(r) for r in resources if r.get("resourceType") in _HEADER_ORPHANS and id(r) not in referrers}
+    changed = True
+    while changed:
+        changed = False
+        for res in resources:
+            key = id(res)
+            if key not in dropped and key in referrers and referrers[key] <= dropped:
+                dropped.add(key)
+                changed = True
+    return dropped - {id(r) for r in resources if r.get("resourceType") in SKIP_TYPES}
+
+
+_HEADER_ORPHANS = frozenset(("Organization", "Device"))
