@@ -27,6 +27,11 @@ __all__ = ["hl7v2_to_fhir", "SEGMENT_MAPPERS"]
 Mapper = Callable[[Ctx, Segment], object]
 
 
+def _pid(ctx: Ctx, seg: Segment) -> None:
+    seg_patient.patient(ctx, seg)
+    seg_related.mother(ctx, seg)
+
+
 def _obx(ctx: Ctx, seg: Segment) -> None:
     if seg_document.document_content(ctx, seg) or seg_pharmacy.vaccine_observation(ctx, seg):
         return
@@ -94,7 +99,7 @@ def _convert(msg: Message, default_timezone: str) -> dict:
 
 def _map_segment(ctx: Ctx, seg: Segment, index: int) -> None:
     if seg.name in ("PID", "PV1"):
-        mapper: Mapper | None = seg_patient.patient if seg.name == "PID" else seg_visit.encounter
+        mapper: Mapper | None = _pid if seg.name == "PID" else seg_visit.encounter
     else:
         mapper = SEGMENT_MAPPERS.get(seg.name)
     if mapper is None:

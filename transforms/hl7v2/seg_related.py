@@ -9,9 +9,10 @@ from hl7bridge.transforms.hl7v2.datatypes import Comps, cwe, date_of, dtm, table
 from hl7bridge.transforms.hl7v2.message import Segment
 from hl7bridge.transforms.hl7v2.seg_patient import telecom
 
-__all__ = ["nk1", "insured"]
+__all__ = ["nk1", "insured", "mother"]
 
 _SSN = "http://hl7.org/fhir/sid/us-ssn"
+_MOTHER = {"system": "http://terminology.hl7.org/CodeSystem/v3-RoleCode", "code": "MTH", "display": "mother"}
 
 
 def _relationship(ctx: Ctx, text: str) -> list[dict]:
@@ -104,3 +105,17 @@ def insured(ctx: Ctx, seg: Segment) -> str | None:
         res["identifier"] = idents
     family = names[0].get("family", "")
     return ctx.bundle.add(res, f"RelatedPerson|{ctx.patient_key}|insured|{family}|{Comps(ctx.first(seg, 17), ctx.enc).c(1)}")
+
+
+def mother(ctx: Ctx, seg: Segment) -> None:
+    """PID-21 mother's identifier -> RelatedPerson, relationship MTH (IG CX[RelatedPerson-Mother])."""
+    if not ctx.patient:
+        return
+    idents = [i for r in ctx.reps(seg, 21) if (i := ctx.identifier(r))]
+    if not idents:
+        return
+    res = profiled({"resourceType": "RelatedPerson", "active": True}, "us-core-relatedperson")
+    res["patient"] = {"reference": ctx.patient}
+    res["identifier"] = idents
+    res["relationship"] = [{"coding": [dict(_MOTHER)]}]
+    ctx.bundle.add(res, f"RelatedPerson|{ctx.patient_key}|mother|{idents[0].get('system', '')}|{idents[0]['value']}")
