@@ -38,7 +38,7 @@ class ChannelProgram:
             message = Message.parse(body)
             if not self.passes(message):
                 return None
-            payload = Payload("hl7v2", message, Message.parse(body), meta or {})
+            payload = Payload("hl7v2", message, body, meta or {})
         else:
             payload = Payload(kind, orjson.loads(body) if kind == "fhir" else body, None, meta or {})
         if run_steps:

@@ -15,14 +15,24 @@ EXTENSIONS = {"hl7v2": "hl7", "fhir": "json", "ccda": "xml"}
 class Payload:
     """``kind`` is 'hl7v2' (``data`` a transforms.hl7v2.message.Message), 'fhir' (a dict) or 'ccda' (bytes).
 
-    ``original`` is the parsed received message, for mapping code that needs source fields after
-    a conversion; ``meta`` carries ids (message_id, channel, correlation_id), never content.
+    ``original`` is the received message, parsed, for mapping code that needs source fields after
+    a conversion or a change (parsed on first use: most channels never ask); ``meta`` carries ids
+    (message_id, channel, correlation_id), never content.
     """
 
     kind: str
     data: Any
-    original: Any = None
+    source: bytes | None = None  # the received bytes, from which ``original`` is parsed
     meta: dict[str, str] = field(default_factory=dict)
+    _original: Any = None
+
+    @property
+    def original(self) -> Any:
+        if self._original is None and self.source is not None:
+            from hl7bridge.transforms.hl7v2.message import Message
+
+            self._original = Message.parse(self.source)
+        return self._original
 
     def to_bytes(self) -> bytes:
         if self.kind == "hl7v2":

@@ -29,7 +29,7 @@ def _conversion(module: str, function: str, source: str, target: str) -> StepFac
             extra = dict(options)
             if function == "fhir_to_hl7v2" and "control_id" not in extra and payload.meta.get("message_id"):
                 extra["control_id"] = payload.meta["message_id"][-20:]  # stable across replays and retries
-            return Payload(target, convert(payload.data, **extra), payload.original, payload.meta)
+            return Payload(target, convert(payload.data, **extra), payload.source, payload.meta, payload._original)
 
         return run
 

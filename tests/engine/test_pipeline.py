@@ -183,3 +183,15 @@ async def test_the_engine_prunes_content_past_retention_by_itself(start: Start, 
     assert await engine.store.read(lambda c: c.execute(text("select count(*) from contents")).scalar_one()) == 0
     trail = await engine.store.read(lambda c: c.execute(text("select actor, action from audit")).all())
     assert ("hl7bridge-engine", "prune") in [tuple(r) for r in trail]
+
+
+def test_mapping_code_sees_the_original_message_after_steps_changed_the_payload(tmp_path: Path) -> None:
+    from types import SimpleNamespace
+
+    from hl7bridge.channels.program import ChannelProgram
+    from hl7bridge.channels.spec import StepSpec
+
+    spec = SimpleNamespace(filter=None, steps=[StepSpec(name="set", options={"path": "MSH-5", "value": "NEW"})])
+    payload = ChannelProgram(spec, tmp_path).run(hl7("O1"), "x-application/hl7-v2+er7")
+    assert payload is not None and payload.data.get("MSH-5") == "NEW"
+    assert payload.original.get("MSH-5") == "RECVAPP"
