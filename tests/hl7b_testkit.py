@@ -37,6 +37,10 @@ def wait_until(predicate: Callable[[], Any], timeout: float = 20.0, what: str = 
         time.sleep(0.02)
 
 
+def control_id_of(message: bytes) -> str:
+    return message.split(b"\r")[0].split(b"|")[9].decode()
+
+
 def hl7(control_id: str, *, message_type: str = "ADT^A01", patient: str = "P100", version: str = "2.5.1",
         extra: str = "", accept_ack: str = "") -> bytes:
     """A synthetic HL7v2 message (no real person)."""
@@ -115,6 +119,7 @@ class HttpReceiver:
     script: list[int] = field(default_factory=list)
     default_status: int = 200
     requests: list[Received] = field(default_factory=list)
+    decide: Callable[[bytes], int] | None = None  # status from the body, instead of the script
 
     def __post_init__(self) -> None:
         receiver = self
@@ -126,7 +131,10 @@ class HttpReceiver:
                 with receiver.lock:
                     receiver.requests.append(Received(self.path, {k.lower(): v for k, v in self.headers.items()},
                                                       body))
-                    status = receiver.script.pop(0) if receiver.script else receiver.default_status
+                    if receiver.decide is not None:
+                        status = receiver.decide(body)
+                    else:
+                        status = receiver.script.pop(0) if receiver.script else receiver.default_status
                     receiver.lock.notify_all()
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")

@@ -14,7 +14,7 @@ from sqlalchemy import text
 from hl7bridge.channels.load import load_config_text
 from hl7bridge.connectors.mllp import MllpClient, MllpServer
 from hl7bridge.engine.app import Engine
-from hl7b_testkit import HttpReceiver, free_port, hl7, msa
+from hl7b_testkit import HttpReceiver, control_id_of, free_port, hl7, msa
 
 Start = Callable[[str], Awaitable[tuple[Engine, MllpClient]]]
 
@@ -195,3 +195,50 @@ def test_mapping_code_sees_the_original_message_after_steps_changed_the_payload(
     payload = ChannelProgram(spec, tmp_path).run(hl7("O1"), "x-application/hl7-v2+er7")
     assert payload is not None and payload.data.get("MSH-5") == "NEW"
     assert payload.original.get("MSH-5") == "RECVAPP"
+
+
+def fail_once(control_id: str) -> Callable[[bytes], int]:
+    seen: set[str] = set()
+
+    def decide(body: bytes) -> int:
+        cid = control_id_of(body)
+        if cid == control_id and cid not in seen:
+            seen.add(cid)
+            return 503
+        return 200
+
+    return decide
+
+
+async def test_strict_ordering_holds_the_destination_until_the_failed_message_goes_through(start: Start) -> None:
+    receiver = HttpReceiver(decide=fail_once("S1"))
+    try:
+        engine, client = await start(f"""
+    destinations:
+      ordered: {{type: http, endpoint: "{receiver.url}", ordering: strict,
+                retry: {{max_attempts: 5, initial_backoff_ms: 100}}}}
+""")
+        for i in range(1, 6):
+            assert msa(await client.send(hl7(f"S{i}")))[0] == "AA"
+        requests = await asyncio.to_thread(receiver.wait_for, 6)
+        assert [control_id_of(r.body) for r in requests] == ["S1", "S1", "S2", "S3", "S4", "S5"]
+    finally:
+        receiver.close()
+
+
+async def test_per_patient_ordering_keeps_one_patients_order_while_others_proceed(start: Start) -> None:
+    receiver = HttpReceiver(decide=fail_once("A1"))
+    try:
+        engine, client = await start(f"""
+    destinations:
+      by_patient: {{type: http, endpoint: "{receiver.url}", ordering: per_patient,
+                   retry: {{max_attempts: 5, initial_backoff_ms: 300}}}}
+""")
+        for cid, patient in (("A1", "PA"), ("A2", "PA"), ("B1", "PB"), ("B2", "PB")):
+            assert msa(await client.send(hl7(cid, patient=patient)))[0] == "AA"
+        order = [control_id_of(r.body) for r in await asyncio.to_thread(receiver.wait_for, 5)]
+        a_only = [c for c in order if c.startswith("A")]
+        assert a_only == ["A1", "A1", "A2"]  # A2 waited for A1's retry
+        assert order.index("B2") < order.index("A2")  # patient B did not wait for patient A
+    finally:
+        receiver.close()
