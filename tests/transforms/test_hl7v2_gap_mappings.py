@@ -26,3 +26,26 @@ def test_pid21_mother_identifier_becomes_a_mother_related_person() -> None:
 
 def test_no_pid21_no_mother() -> None:
     assert of_type(hl7v2_to_fhir(msg("ADT^A01", PID)), "RelatedPerson") == []
+
+
+def test_pv1_19_is_typed_visit_number_and_pv1_16_pv2_38_are_kept() -> None:
+    fields = [""] * 20
+    fields[1], fields[2], fields[16], fields[19] = "1", "I", "VIP^Very important", "V-9^^^HOSP^AN"
+    pv1 = "PV1" + "|".join(fields)
+    pv2 = "PV2" + "|" * 38 + "C"
+    bundle = hl7v2_to_fhir(msg("ADT^A01", PID, pv1, pv2), strict=True)
+    enc = of_type(bundle, "Encounter")[0]
+    assert enc["identifier"][0]["type"]["coding"][0]["code"] == "VN"
+    assert enc["hospitalization"]["specialCourtesy"][0]["coding"][0]["code"] == "VIP"
+    arrival = next(e for e in enc["extension"] if e["url"].endswith("encounter-modeOfArrival"))
+    assert arrival["valueCoding"] == {"system": "http://terminology.hl7.org/CodeSystem/v2-0430", "code": "C"}
+
+
+def test_pd1_14_congregation_and_pd1_6_disability() -> None:
+    fields = [""] * 15
+    fields[6], fields[14] = "BLIND^Blind", "Grace Chapel"
+    pd1 = "PD1" + "|".join(fields)
+    patient = of_type(hl7v2_to_fhir(msg("ADT^A01", PID, pd1), strict=True), "Patient")[0]
+    by_url = {e["url"].rsplit("/", 1)[1]: e for e in patient["extension"]}
+    assert by_url["patient-congregation"]["valueString"] == "Grace Chapel"
+    assert by_url["patient-disability"]["valueCodeableConcept"]["coding"][0]["code"] == "BLIND"

@@ -200,7 +200,7 @@ def _category_extension(ctx: Ctx, seg: Segment, n: int, name: str) -> dict | Non
 
 
 def pd1(ctx: Ctx, seg: Segment) -> None:
-    """PD1-3 / PD1-4 -> Patient.generalPractitioner."""
+    """PD1-3 / PD1-4 -> Patient.generalPractitioner; PD1-6 disability, PD1-14 congregation extensions."""
     res = ctx.patient_res
     if res is None:
         return
@@ -208,6 +208,15 @@ def pd1(ctx: Ctx, seg: Segment) -> None:
     refs += [r for r in (ctx.practitioner(x) for x in ctx.reps(seg, 4)) if r]
     if refs:
         res["generalPractitioner"] = [{"reference": r} for r in refs]
+    ext = []
+    handicap = cwe(ctx.first(seg, 6), ctx.enc)
+    if handicap:
+        ext.append({"url": FHIR_EXT + "patient-disability", "valueCodeableConcept": handicap})
+    worship = Comps(ctx.first(seg, 14), ctx.enc).c(1)  # IG XON[string]: the organisation name
+    if worship:
+        ext.append({"url": FHIR_EXT + "patient-congregation", "valueString": worship})
+    if ext:
+        res.setdefault("extension", []).extend(ext)
 
 
 def merge(ctx: Ctx, seg: Segment) -> None:

@@ -23,6 +23,8 @@ def encounter(ctx: Ctx, seg: Segment) -> str | None:
     visit = ctx.identifier(ctx.first(seg, 19))
     if (not patient_class or patient_class == "N") and not visit:
         return None
+    if visit:  # IG PV1-19: the type is always "visit number", whatever CX-5 says
+        visit["type"] = {"coding": [{"system": V2 + "0203", "code": "VN"}], "text": "visit number"}
     res = profiled({"resourceType": "Encounter"}, "us-core-encounter")
     alternate = ctx.identifier(ctx.first(seg, 50))
     if visit or alternate:
@@ -118,6 +120,9 @@ def _hospitalization(ctx: Ctx, seg: Segment, res: dict) -> None:
     if discharged_to:
         place = {"resourceType": "Location", "name": discharged_to, "mode": "instance"}
         hosp["destination"] = {"reference": ctx.bundle.add(place, f"Location|discharge|{discharged_to}")}
+    courtesy = cwe(ctx.first(seg, 16), ctx.enc)  # IG PV1-16 VIP indicator
+    if courtesy:
+        hosp["specialCourtesy"] = [courtesy]
     diet = cwe(ctx.first(seg, 38), ctx.enc)
     if diet:
         hosp["dietPreference"] = [diet]
@@ -153,8 +158,11 @@ def pv2(ctx: Ctx, seg: Segment) -> None:
             res.setdefault("extension", []).append({"url": url, "valueDateTime": when})
     arrival = cwe(ctx.first(seg, 38), ctx.enc)
     if arrival and arrival.get("coding"):
+        coding = arrival["coding"][0]
+        if "system" not in coding and coding.get("code"):  # IG ModeOfArrivalCode: HL7 table 0430 as is
+            coding = {"system": V2 + "0430", **coding}
         res.setdefault("extension", []).append(
-            {"url": "http://hl7.org/fhir/StructureDefinition/encounter-modeOfArrival", "valueCoding": arrival["coding"][0]})
+            {"url": "http://hl7.org/fhir/StructureDefinition/encounter-modeOfArrival", "valueCoding": coding})
     reason = cwe(ctx.first(seg, 3), ctx.enc)
     if reason:
         res["reasonCode"] = [reason]
