@@ -90,3 +90,11 @@ def test_header_only_resources_are_left_out_through_chains_and_orphans() -> None
     kept = _loc("WEST")
     result = compare_bundles({"entry": [org, sender, header, orphan, kept]}, {"entry": [_loc("WEST")]})
     assert result.share == 1.0 and set(result.expected) == {"Location"}
+
+
+def test_a_coded_quantity_still_compares_its_value_and_unit() -> None:
+    def obs(quantity: dict) -> dict:
+        return {"entry": [{"resource": {"resourceType": "Observation", "valueQuantity": quantity}}]}
+    coded = {"value": 40.1, "unit": "%", "system": "http://unitsofmeasure.org", "code": "%"}
+    assert compare_bundles(obs({"value": 40.1, "unit": "%"}), obs(coded)).share == 1.0
+    assert compare_bundles(obs({"value": 40.1, "unit": "%"}), obs(dict(coded, value=41))).share == 0.5

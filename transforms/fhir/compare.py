@@ -92,7 +92,10 @@ def _walk(node: object, path: str, index: dict[str, dict], facts: Counter) -> No
     if "code" in node and isinstance(node.get("code"), str) and ("system" in node or path.endswith("coding")):
         system = node.get("system", "")
         facts[(path.replace(".coding", ""), "code", "" if system.startswith(_PLACEHOLDER) else system, node["code"])] += 1
-        return
+        if "value" not in node:
+            return
+        # A Quantity carries a coded unit beside its value: its value and unit are facts too.
+        node = {k: v for k, v in node.items() if k not in ("code", "system")}
     for key, value in node.items():
         if key in _SKIP_KEYS or key.startswith("_"):
             continue
