@@ -90,7 +90,8 @@ def store_received(connection: Connection, message: NewMessage) -> Stored:
     _INSERT_CONTENT.execute(connection, {"message_id": message.id, "kind": "raw", "created_at": now,
                                          "content_type": message.content_type, "body": message.raw})
     if message.status == RECEIVED:
-        outbox.enqueue(connection, channel_queue(message.channel), orjson.dumps({"message_id": message.id}))
+        outbox.enqueue(connection, channel_queue(message.channel),
+                       orjson.dumps({"message_id": message.id, "key": message.patient_id}))
     return Stored(message.id, message.ack, duplicate=False)
 
 
@@ -114,7 +115,7 @@ def set_status(connection: Connection, message_id: str, status: str, *, error: s
 
 def queue_deliveries(connection: Connection, message_id: str, channel: str, destinations: list[str],
                      payload: bytes, content_type: str, *, replay_of: dict[str, str] | None = None,
-                     first_time: bool = False) -> list[str]:
+                     first_time: bool = False, order_key: str = "") -> list[str]:
     """Store the transformed payload, create one delivery per destination and queue each; the
     idempotency key is the delivery's id, the same for all of that delivery's attempts.
 
@@ -138,7 +139,7 @@ def queue_deliveries(connection: Connection, message_id: str, channel: str, dest
             attempts=0, idempotency_key=f"{message_id}.{destination}.{delivery_id}", created_at=now,
             updated_at=now, replay_of=(replay_of or {}).get(destination)))
         outbox.enqueue(connection, destination_queue(channel, destination),
-                       orjson.dumps({"delivery_id": delivery_id}))
+                       orjson.dumps({"delivery_id": delivery_id, "key": order_key}))
         ids.append(delivery_id)
     set_status(connection, message_id, QUEUED)
     return ids
@@ -173,7 +174,7 @@ class AttemptResult:
 
 
 def record_attempt(connection: Connection, delivery: Row[Any], result: AttemptResult, *,
-                   requeue: bool = True) -> None:
+                   requeue: bool = True, order_key: str = "") -> None:
     """Record one attempt and move the delivery on: DELIVERED, back to its queue after a delay
     (``requeue``; strict ordering retries in place instead), or DEAD_LETTERED to its .dlq."""
     now, number = time.time(), delivery.attempts + 1
@@ -189,7 +190,7 @@ def record_attempt(connection: Connection, delivery: Row[Any], result: AttemptRe
     _store_exchange(connection, delivery, result, now)
     queue = destination_queue(delivery.channel, delivery.destination)
     if result.outcome == "retry" and requeue:
-        outbox.enqueue(connection, queue, orjson.dumps({"delivery_id": delivery.id}),
+        outbox.enqueue(connection, queue, orjson.dumps({"delivery_id": delivery.id, "key": order_key}),
                        delay_secs=result.retry_in_secs)
     elif result.outcome == "dead_letter":
         outbox.enqueue(connection, dead_letter_queue(queue), orjson.dumps(

@@ -33,14 +33,37 @@ from hl7bridge.channels.program import ChannelProgram
 log = logging.getLogger("hl7bridge.pipeline")
 
 
+class OrderingLocks:
+    """Keyed locks taken before a handler's first await, so handlers for one key run in the order the
+    broker handed them out (asyncio.Lock wakes waiters first come, first served)."""
+
+    def __init__(self) -> None:
+        self._locks: dict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+
+    def lock(self, key: str) -> asyncio.Lock:
+        return self._locks[key]
+
+
 class ChannelWorker:
     def __init__(self, store: Store, name: str, spec: Any, config_dir: Path) -> None:
         self.store, self.name, self.spec = store, name, spec
         self.program = ChannelProgram(spec, config_dir)
         self.destinations = [d for d, dspec in spec.destinations.items() if dspec.enabled]
+        orderings = {spec.destinations[d].ordering for d in self.destinations}
+        # deliveries must be queued in intake order for any destination that keeps order
+        self.ordering = "strict" if "strict" in orderings else "per_patient" if "per_patient" in orderings else "none"
+        self.locks = OrderingLocks()
 
     async def handle(self, envelope: Envelope) -> None:
         request = orjson.loads(envelope.body)
+        if self.ordering == "none":
+            await self._handle(request)
+            return
+        key = "*" if self.ordering == "strict" else str(request.get("key", ""))
+        async with self.locks.lock(key):
+            await self._handle(request)
+
+    async def _handle(self, request: dict[str, Any]) -> None:
         message_id = request["message_id"]
         row = await self.store.read(lambda c: ledger.load_message(c, message_id))
         if row is None:
@@ -73,20 +96,29 @@ class ChannelWorker:
         replay_of = (replay or {}).get("replay_of")
         data, content_type = payload.to_bytes(), payload.content_type
         await self.store.write(lambda c: ledger.queue_deliveries(c, row.id, self.name, targets, data, content_type,
-                                                                 replay_of=replay_of, first_time=replay is None))
+                                                                 replay_of=replay_of, first_time=replay is None,
+                                                                 order_key=row.patient_id))
 
 
 class DestinationWorker:
     def __init__(self, store: Store, channel: str, name: str, spec: Any, destination: Destination) -> None:
         self.store, self.channel, self.name, self.spec, self.destination = store, channel, name, spec, destination
-        self._patient_locks: dict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+        self.locks = OrderingLocks()
 
     @property
     def prefetch(self) -> int:
         return 1 if self.spec.ordering == "strict" else 32
 
     async def handle(self, envelope: Envelope) -> None:
-        delivery_id = orjson.loads(envelope.body)["delivery_id"]
+        request = orjson.loads(envelope.body)
+        if self.spec.ordering == "per_patient":
+            async with self.locks.lock(str(request.get("key", ""))):  # before any await: arrival order
+                await self._handle(request)
+        else:
+            await self._handle(request)
+
+    async def _handle(self, request: dict[str, Any]) -> None:
+        delivery_id = request["delivery_id"]
         loaded = await self.store.read(lambda c: ledger.load_delivery(c, delivery_id))
         if loaded is None:
             log.error("delivery=%s not in the store; dropped from the queue", delivery_id)
@@ -94,16 +126,13 @@ class DestinationWorker:
         delivery, message, payload = loaded
         if delivery.status in ledger.FINAL_DELIVERY:
             return  # redelivered after it was already settled
-        if self.spec.ordering == "per_patient" and message.patient_id:
-            async with self._patient_locks[message.patient_id]:
-                await self._deliver(delivery, message, payload, in_place=True)
-        else:
-            await self._deliver(delivery, message, payload, in_place=self.spec.ordering == "strict")
+        await self._deliver(delivery, message, payload, in_place=self.spec.ordering != "none")
 
     async def _deliver(self, delivery: Any, message: Any, payload: Any, *, in_place: bool) -> None:
         while True:
             result = await self._attempt(delivery, message, payload)
-            await self.store.write(lambda c: ledger.record_attempt(c, delivery, result, requeue=not in_place))
+            await self.store.write(lambda c: ledger.record_attempt(c, delivery, result, requeue=not in_place,
+                                                                   order_key=message.patient_id))
             if result.outcome != "retry" or not in_place:
                 return
             await asyncio.sleep(result.retry_in_secs)  # strict ordering: only this destination waits
