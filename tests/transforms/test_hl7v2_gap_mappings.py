@@ -38,7 +38,8 @@ def test_pv1_19_is_typed_visit_number_and_pv1_16_pv2_38_are_kept() -> None:
     assert enc["identifier"][0]["type"]["coding"][0]["code"] == "VN"
     assert enc["hospitalization"]["specialCourtesy"][0]["coding"][0]["code"] == "VIP"
     arrival = next(e for e in enc["extension"] if e["url"].endswith("encounter-modeOfArrival"))
-    assert arrival["valueCoding"] == {"system": "http://terminology.hl7.org/CodeSystem/v2-0430", "code": "C"}
+    assert arrival["valueCoding"] == {"system": "http://terminology.hl7.org/CodeSystem/v2-0430", "code": "C",
+                                      "display": "Car"}
 
 
 def test_pd1_14_congregation_and_pd1_6_disability() -> None:
@@ -49,3 +50,14 @@ def test_pd1_14_congregation_and_pd1_6_disability() -> None:
     by_url = {e["url"].rsplit("/", 1)[1]: e for e in patient["extension"]}
     assert by_url["patient-congregation"]["valueString"] == "Grace Chapel"
     assert by_url["patient-disability"]["valueCodeableConcept"]["coding"][0]["code"] == "BLIND"
+
+
+def test_spm_type_through_the_specimen_type_map_and_spm20_availability() -> None:
+    fields = [""] * 21
+    fields[1], fields[2], fields[4], fields[20] = "1", "S-1", "BLD^Blood", "Y"
+    spm = "SPM" + "|".join(fields)
+    obr = "OBR|1|P1|F1|24317-0^Hemogram^LN"
+    bundle = hl7v2_to_fhir(msg("ORU^R01", PID, obr, spm), strict=True)
+    specimen = of_type(bundle, "Specimen")[0]
+    assert specimen["type"]["coding"][0]["system"] == "http://terminology.hl7.org/CodeSystem/v2-0487"
+    assert specimen["status"] == "available"

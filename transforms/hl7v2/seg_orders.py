@@ -186,7 +186,7 @@ def spm(ctx: Ctx, seg: Segment) -> None:
     accession = ei(ctx.first(seg, 30), ctx.enc, ctx.sender_system)
     if accession:
         res["accessionIdentifier"] = accession
-    res["type"] = cwe(ctx.first(seg, 4), ctx.enc) or absent()
+    res["type"] = _specimen_type(ctx, ctx.first(seg, 4)) or absent()
     ctx.subject(res, required=False)
     collection: dict = {}
     collected = Comps(ctx.first(seg, 17), ctx.enc)
@@ -207,6 +207,9 @@ def spm(ctx: Ctx, seg: Segment) -> None:
     conditions = [c for c in (cwe(r, ctx.enc) for r in ctx.reps(seg, 24)) if c]
     if conditions:
         res["condition"] = conditions
+    available = lookup("YesNoIndicator[AvailabilityStatus]", ctx.leaf(seg, 20))
+    if available:
+        res["status"] = available[0]
     owner = ctx.group.get("dr_key") or ctx.group.get("sr_key") or ""
     ident = idents[0] if idents else None
     key = f"Specimen|{ident.get('system', '')}|{ident['value']}" if ident else f"Specimen|{owner}|{ctx.leaf(seg, 1)}"
@@ -217,6 +220,17 @@ def spm(ctx: Ctx, seg: Segment) -> None:
             target.setdefault("specimen", []).append({"reference": ref})
     ctx.group["specimen_ref"] = ref
     ctx.last = res
+
+
+def _specimen_type(ctx: Ctx, text: str) -> dict | None:
+    """SPM-4 through the IG SpecimenType map (HL7 table 0487) when it names no other system."""
+    concept = cwe(text, ctx.enc)
+    if concept:
+        for i, coding in enumerate(concept.get("coding", [])):
+            mapped = None if "system" in coding else lookup("SpecimenType", coding.get("code", ""))
+            if mapped:
+                concept["coding"][i] = {"system": mapped[2], "code": mapped[0], "display": mapped[1]}
+    return concept
 
 
 def nte(ctx: Ctx, seg: Segment) -> None:

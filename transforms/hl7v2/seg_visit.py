@@ -159,8 +159,9 @@ def pv2(ctx: Ctx, seg: Segment) -> None:
     arrival = cwe(ctx.first(seg, 38), ctx.enc)
     if arrival and arrival.get("coding"):
         coding = arrival["coding"][0]
-        if "system" not in coding and coding.get("code"):  # IG ModeOfArrivalCode: HL7 table 0430 as is
-            coding = {"system": V2 + "0430", **coding}
+        mapped = None if "system" in coding else lookup("ModeOfArrivalCode", coding.get("code", ""))
+        if mapped:  # IG ModeOfArrivalCode map (HL7 table 0430)
+            coding = {"system": mapped[2], "code": mapped[0], "display": mapped[1]}
         res.setdefault("extension", []).append(
             {"url": "http://hl7.org/fhir/StructureDefinition/encounter-modeOfArrival", "valueCoding": coding})
     reason = cwe(ctx.first(seg, 3), ctx.enc)

@@ -19,7 +19,8 @@ USED = [
     "Relationship", "AllergySeverity[AllergyIntolerance.reaction.severity]",
     "AllergenType[AllergyIntoleranceCategory]", "CompletionStatus", "FillerStatusCodes[Appointment]",
     "DiagnosisType", "Event[EncounterStatus]", "PatientClass[EncounterStatus]", "AdmissionType",
-    "YesNoIndicator", "ContactRole", "EncounterPriority", "Religion",
+    "YesNoIndicator", "ContactRole", "EncounterPriority", "Religion", "YesNoIndicator[AvailabilityStatus]",
+    "SpecimenType", "ModeOfArrivalCode",
 ]
 
 
