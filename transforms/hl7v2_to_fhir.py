@@ -39,7 +39,7 @@ def _obx(ctx: Ctx, seg: Segment) -> None:
 
 
 SEGMENT_MAPPERS: dict[str, Mapper] = {
-    "PD1": seg_patient.pd1, "NK1": seg_related.nk1, "ROL": seg_roles.role, "MRG": seg_patient.merge,
+    "PD1": seg_patient.pd1, "NK1": seg_related.nk1, "ROL": seg_roles.role, "PRT": seg_roles.participation, "MRG": seg_patient.merge,
     "PV2": seg_visit.pv2, "DG1": seg_clinical.diagnosis, "PR1": seg_clinical.procedure, "AL1": seg_clinical.allergy,
     "IN1": seg_finance.coverage, "GT1": seg_finance.guarantor, "FT1": seg_finance.charge,
     "ORC": seg_orders.orc, "OBR": seg_orders.obr, "TQ1": seg_orders.tq1, "SPM": seg_orders.spm, "NTE": seg_orders.nte,

@@ -61,3 +61,21 @@ def test_spm_type_through_the_specimen_type_map_and_spm20_availability() -> None
     specimen = of_type(bundle, "Specimen")[0]
     assert specimen["type"]["coding"][0]["system"] == "http://terminology.hl7.org/CodeSystem/v2-0487"
     assert specimen["status"] == "available"
+
+
+def test_prt_becomes_a_practitioner_role_on_what_it_follows() -> None:
+    obr = "OBR|1|P1|F1|24317-0^Hemogram^LN"
+    obx = "OBX|1|NM|718-7^Hemoglobin^LN||13.2|g/dL|||||F"
+    prt = "PRT||AD||RO^Responsible Observer^HL70912|77^House^Greg|||Good Lab^L^4544"
+    bundle = hl7v2_to_fhir(msg("ORU^R01", PID, obr, obx, prt), strict=True)
+    role = of_type(bundle, "PractitionerRole")[0]
+    assert role["code"][0]["coding"][0] == {"system": "http://terminology.hl7.org/CodeSystem/v2-0912", "code": "RO",
+                                            "display": "Responsible Observer"}
+    assert "practitioner" in role and "organization" in role
+    ref = next(e["fullUrl"] for e in bundle["entry"] if e["resource"] is role)
+    assert {"reference": ref} in of_type(bundle, "Observation")[0]["performer"]
+
+
+def test_prt_for_a_device_only_adds_no_practitioner_role() -> None:
+    prt = "PRT||AD||EQUIP^Equipment^HL70912||||||Device-1"
+    assert of_type(hl7v2_to_fhir(msg("ADT^A01", PID, prt)), "PractitionerRole") == []

@@ -108,7 +108,7 @@ def authority_system(namespace: str, universal: str, kind: str) -> str:
     if universal:
         if kind == "ISO" or (not kind and universal.replace(".", "").isdigit() and "." in universal):
             return "urn:oid:" + universal
-        if kind == "UUID":
+        if kind in ("UUID", "GUID"):  # HL7 table 0301 has both for an RFC 4122 id
             return "urn:uuid:" + universal
         if universal.startswith(("http://", "https://", "urn:")):
             return universal

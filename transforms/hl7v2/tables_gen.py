@@ -19,7 +19,7 @@ USED = [
     "Relationship", "AllergySeverity[AllergyIntolerance.reaction.severity]",
     "AllergenType[AllergyIntoleranceCategory]", "CompletionStatus", "FillerStatusCodes[Appointment]",
     "DiagnosisType", "Event[EncounterStatus]", "PatientClass[EncounterStatus]", "AdmissionType",
-    "YesNoIndicator", "ContactRole", "EncounterPriority", "Religion", "YesNoIndicator[AvailabilityStatus]",
+    "YesNoIndicator", "ContactRole", "EncounterPriority", "Religion", "YesNoIndicator[AvailabilityStatus]", "Participation",
     "SpecimenType", "ModeOfArrivalCode",
 ]
 
