@@ -79,3 +79,16 @@ def test_prt_becomes_a_practitioner_role_on_what_it_follows() -> None:
 def test_prt_for_a_device_only_adds_no_practitioner_role() -> None:
     prt = "PRT||AD||EQUIP^Equipment^HL70912||||||Device-1"
     assert of_type(hl7v2_to_fhir(msg("ADT^A01", PID, prt)), "PractitionerRole") == []
+
+
+def test_pr1_23_location_and_pr1_4_text_and_pv1_37_discharge_location_type() -> None:
+    fields = [""] * 24
+    fields[1], fields[3], fields[4], fields[23] = "1", "76164006^Biopsy of colon^SCT", "Colon biopsy", "OT^201"
+    pr1 = "PR1" + "|".join(fields)
+    pv1 = "PV1|1|I" + "|" * 35 + "22&Homes&FDK"
+    bundle = hl7v2_to_fhir(msg("ADT^A01", PID, pv1, pr1), strict=True)
+    proc = of_type(bundle, "Procedure")[0]
+    assert proc["code"]["text"] == "Colon biopsy" and "location" in proc
+    enc = of_type(bundle, "Encounter")[0]
+    dest = next(e["resource"] for e in bundle["entry"] if e["fullUrl"] == enc["hospitalization"]["destination"]["reference"])
+    assert dest["name"] == "Homes" and dest["type"][0]["coding"][0]["code"] == "22"

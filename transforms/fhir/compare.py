@@ -172,12 +172,13 @@ def compare_bundles(expected: dict, actual: dict | None) -> Agreement:
             wanted.setdefault(rtype, []).append(facts_of(res, exp_index))
     for rtype, facts_list in wanted.items():
         candidates = pool.get(rtype, [])
-        # Pair best scores first, so one good match is not spent on a poor one.
-        scores = sorted(((_score(e, a), i, j) for i, e in enumerate(facts_list) for j, a in enumerate(candidates)),
-                        reverse=True)
+        # Pair best scores first, so one good match is not spent on a poor one; among equal scores
+        # the pair naming the same thing (name / identifier) wins, so a bed is not paired with a ward.
+        scores = sorted(((_score(e, a), _same_entity(e, a), i, j) for i, e in enumerate(facts_list)
+                         for j, a in enumerate(candidates)), key=lambda t: (-t[0], -t[1], t[2], t[3]))
         paired: dict[int, int] = {}
         used_a: set[int] = set()
-        for score, i, j in scores:
+        for score, _, i, j in scores:
             if i not in paired and j not in used_a:
                 paired[i] = j
                 used_a.add(j)
@@ -187,6 +188,14 @@ def compare_bundles(expected: dict, actual: dict | None) -> Agreement:
         result.extra += len(candidates) - len(used_a)
     result.extra += sum(len(v) for k, v in pool.items() if k not in wanted)
     return result
+
+
+_IDENTITY_PATHS = frozenset(("name", "name.family", "identifier.value"))
+
+
+def _same_entity(expected: Counter, actual: Counter) -> int:
+    """How many naming facts (name, family name, identifier value) the two resources share."""
+    return sum(1 for f in expected if f[0] in _IDENTITY_PATHS and f in actual)
 
 
 def _score_duplicates(facts_list: list[Counter], candidates: list[Counter], paired: dict[int, int]) -> int:

@@ -63,10 +63,15 @@ def procedure(ctx: Ctx, seg: Segment) -> None:
         raise ParseError("PR1 has no procedure code (PR1-3)", location="PR1-3", hl7_code=101)
     # IG PR1[Procedure]: the status depends on the message context; "unknown" when not clear.
     res = profiled({"resourceType": "Procedure", "status": "unknown"}, "us-core-procedure")
+    if ctx.leaf(seg, 4) and "text" not in code and not ctx.leaf(seg, 3, 9):
+        code["text"] = ctx.leaf(seg, 4)  # IG: PR1-4 is the code's text unless PR1-3.9 gives one
     res["code"] = code
     ctx.subject(res)
     if ctx.encounter:
         res["encounter"] = {"reference": ctx.encounter}
+    place = ctx.location(ctx.first(seg, 23)) if ctx.first(seg, 23) else None
+    if place:
+        res["location"] = {"reference": place}
     category = cwe(ctx.first(seg, 6), ctx.enc)
     if category:
         res["category"] = category

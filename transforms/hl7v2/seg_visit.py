@@ -116,10 +116,9 @@ def _hospitalization(ctx: Ctx, seg: Segment, res: dict) -> None:
         code = ctx.leaf(seg, n)
         if code:
             hosp[key] = {"coding": [{"system": V2 + table, "code": code}]}
-    discharged_to = Comps(ctx.first(seg, 37), ctx.enc).c(1)
-    if discharged_to:
-        place = {"resourceType": "Location", "name": discharged_to, "mode": "instance"}
-        hosp["destination"] = {"reference": ctx.bundle.add(place, f"Location|discharge|{discharged_to}")}
+    destination = _discharged_to(ctx, ctx.first(seg, 37))
+    if destination:
+        hosp["destination"] = {"reference": destination}
     courtesy = cwe(ctx.first(seg, 16), ctx.enc)  # IG PV1-16 VIP indicator
     if courtesy:
         hosp["specialCourtesy"] = [courtesy]
@@ -128,6 +127,20 @@ def _hospitalization(ctx: Ctx, seg: Segment, res: dict) -> None:
         hosp["dietPreference"] = [diet]
     if hosp:
         res["hospitalization"] = hosp
+
+
+def _discharged_to(ctx: Ctx, dld: str) -> str | None:
+    """IG DLD[Location-Discharge]: DLD-1 (a CWE in subcomponents) is the Location's type; its text names it."""
+    subs = Comps(dld, ctx.enc).subs(1) if dld else []
+    if not subs or not subs[0]:
+        return None
+    sub = ctx.enc.subcomponent
+    kind = cwe(ctx.enc.component.join(subs[:3]).replace(sub, ""), ctx.enc)
+    place: dict = {"resourceType": "Location", "name": subs[1] if len(subs) > 1 and subs[1] else subs[0],
+                   "mode": "instance"}
+    if kind:
+        place["type"] = [kind]
+    return ctx.bundle.add(place, f"Location|discharge|{subs[0]}")
 
 
 def _episode(ctx: Ctx, seg: Segment, res: dict) -> None:
