@@ -16,7 +16,7 @@ from collections.abc import Callable
 
 from hl7bridge.engine.errors import HL7BridgeError, ParseError, TransformError
 from hl7bridge.transforms.fhir.bundle import BundleBuilder
-from hl7bridge.transforms.hl7v2 import seg_clinical, seg_document, seg_finance, seg_orders, seg_patient
+from hl7bridge.transforms.hl7v2 import seg_clinical, seg_document, seg_finance, seg_orders, seg_patient, seg_timing
 from hl7bridge.transforms.hl7v2 import seg_pharmacy, seg_related, seg_results, seg_roles, seg_schedule, seg_visit
 from hl7bridge.transforms.hl7v2.context import Ctx
 from hl7bridge.transforms.hl7v2.datatypes import Comps, authority_system, dtm, instant
@@ -42,7 +42,7 @@ SEGMENT_MAPPERS: dict[str, Mapper] = {
     "PD1": seg_patient.pd1, "NK1": seg_related.nk1, "ROL": seg_roles.role, "PRT": seg_roles.participation, "MRG": seg_patient.merge,
     "PV2": seg_visit.pv2, "DG1": seg_clinical.diagnosis, "PR1": seg_clinical.procedure, "AL1": seg_clinical.allergy,
     "IN1": seg_finance.coverage, "GT1": seg_finance.guarantor, "FT1": seg_finance.charge,
-    "ORC": seg_orders.orc, "OBR": seg_orders.obr, "TQ1": seg_orders.tq1, "SPM": seg_orders.spm, "NTE": seg_orders.nte,
+    "ORC": seg_orders.orc, "OBR": seg_orders.obr, "TQ1": seg_timing.tq1, "SPM": seg_orders.spm, "NTE": seg_orders.nte,
     "OBX": _obx, "RXA": seg_pharmacy.immunization, "RXR": seg_pharmacy.route,
     "RXE": seg_pharmacy.medication_request, "RXO": seg_pharmacy.medication_request,
     "SCH": seg_schedule.appointment, "AIS": seg_schedule.service, "AIP": seg_schedule.resource_person,

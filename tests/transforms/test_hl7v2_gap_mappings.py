@@ -92,3 +92,14 @@ def test_pr1_23_location_and_pr1_4_text_and_pv1_37_discharge_location_type() -> 
     enc = of_type(bundle, "Encounter")[0]
     dest = next(e["resource"] for e in bundle["entry"] if e["fullUrl"] == enc["hospitalization"]["destination"]["reference"])
     assert dest["name"] == "Homes" and dest["type"][0]["coding"][0]["code"] == "22"
+
+
+def test_tq1_gives_quantity_and_occurrence_timing_per_the_ig() -> None:
+    tq1 = "TQ1|1|54^&lbs||11:30:05~11:45||30^s|202110091600-0800|202111091600-0800|A||Take with food||2^hr|5"
+    bundle = hl7v2_to_fhir(msg("ORM^O01", PID, "ORC|NW|P9^EHR", "OBR|1|P9^EHR||2345-7^Glucose^LN", tq1), strict=True)
+    request = of_type(bundle, "ServiceRequest")[0]
+    assert request["quantityQuantity"] == {"value": 54, "unit": "lbs"}
+    assert request["occurrenceTiming"]["repeat"] == {
+        "boundsPeriod": {"start": "2021-10-09T16:00:00-08:00", "end": "2021-11-09T16:00:00-08:00"},
+        "timeOfDay": ["11:30:05", "11:45:00"], "duration": 2, "durationUnit": "h", "countMax": 5}
+    assert request["note"] == [{"text": "Take with food"}] and request["priority"] == "asap"

@@ -171,7 +171,8 @@ def test_oml_order_with_specimen_and_timing() -> None:
                                "SPM|1|S9&EHR||SER^Serum^HL70487"), strict=True)
     request = of_type(bundle, "ServiceRequest")[0]
     assert request["status"] == "active" and request["priority"] == "stat"
-    assert request["occurrencePeriod"] == {"start": "2024-01-05T08:00:00-05:00"}
+    # IG TQ1[ServiceRequest]: TQ1-7/8 bound the occurrence timing
+    assert request["occurrenceTiming"] == {"repeat": {"boundsPeriod": {"start": "2024-01-05T08:00:00-05:00"}}}
     assert request["specimen"][0]["reference"].startswith("urn:uuid:")
     assert of_type(bundle, "Specimen")[0]["type"]["coding"][0]["code"] == "SER"
 

@@ -13,9 +13,9 @@ from hl7bridge.transforms.hl7v2.context import Ctx
 from hl7bridge.transforms.hl7v2.datatypes import Comps, cwe, dtm, ei, instant
 from hl7bridge.transforms.hl7v2.message import Segment
 
-__all__ = ["orc", "obr", "tq1", "spm", "nte", "order_identifiers", "order_status"]
+__all__ = ["orc", "obr", "spm", "nte", "order_identifiers", "order_status", "PRIORITY"]
 
-_PRIORITY = {"S": "stat", "A": "asap", "R": "routine", "P": "urgent", "T": "urgent", "C": "urgent"}
+PRIORITY = {"S": "stat", "A": "asap", "R": "routine", "P": "urgent", "T": "urgent", "C": "urgent"}
 _NOTE_CATEGORY = {  # OBR-24 (HL7 table 0074) sections reported as notes rather than lab results
     "RAD": ("LP29684-5", "Radiology"), "CT": ("LP29684-5", "Radiology"), "NMR": ("LP29684-5", "Radiology"),
     "NMS": ("LP29684-5", "Radiology"), "RUS": ("LP29684-5", "Radiology"), "VUS": ("LP29684-5", "Radiology"),
@@ -86,7 +86,7 @@ def _service_request(ctx: Ctx, orc_seg: Segment | None, seg: Segment, code: dict
     ctx.subject(res)
     if ctx.encounter:
         res["encounter"] = {"reference": ctx.encounter}
-    priority = _PRIORITY.get(ctx.leaf(seg, 5) or ctx.leaf(seg, 27, 6))
+    priority = PRIORITY.get(ctx.leaf(seg, 5) or ctx.leaf(seg, 27, 6))
     if priority:
         res["priority"] = priority
     authored = dtm((ctx.leaf(orc_seg, 9) if orc_seg else "") or ctx.leaf(seg, 6), ctx.tz, "ORC-9")
@@ -151,22 +151,6 @@ def _ndl_practitioner(ctx: Ctx, text: str) -> str | None:
     sub = ctx.enc.subcomponent
     xcn = ctx.enc.component.join(subs[:8] + [sub.join(subs[8:11])])
     return ctx.practitioner(xcn)
-
-
-def tq1(ctx: Ctx, seg: Segment) -> None:
-    """TQ1-7/8 -> occurrence period of the current ServiceRequest; TQ1-9 -> priority."""
-    res = ctx.group.get("sr") or ctx.group.get("mr")
-    if not isinstance(res, dict):
-        return
-    start = dtm(ctx.leaf(seg, 7), ctx.tz, "TQ1-7")
-    end = dtm(ctx.leaf(seg, 8), ctx.tz, "TQ1-8")
-    priority = _PRIORITY.get(ctx.leaf(seg, 9))
-    if priority:
-        res["priority"] = priority
-    if res["resourceType"] == "ServiceRequest" and (start or end):
-        res["occurrencePeriod"] = {k: v for k, v in (("start", start), ("end", end)) if v}
-    elif start or end:
-        ctx.group["timing"] = {"repeat": {"boundsPeriod": {k: v for k, v in (("start", start), ("end", end)) if v}}}
 
 
 def spm(ctx: Ctx, seg: Segment) -> None:
