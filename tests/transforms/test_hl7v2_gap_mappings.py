@@ -103,3 +103,13 @@ def test_tq1_gives_quantity_and_occurrence_timing_per_the_ig() -> None:
         "boundsPeriod": {"start": "2021-10-09T16:00:00-08:00", "end": "2021-11-09T16:00:00-08:00"},
         "timeOfDay": ["11:30:05", "11:45:00"], "duration": 2, "durationUnit": "h", "countMax": 5}
     assert request["note"] == [{"text": "Take with food"}] and request["priority"] == "asap"
+
+
+def test_aip_ail_participants_take_their_start_and_filler_status() -> None:
+    sch = "SCH|A1|A2||||||||||||||||||||||||Booked"
+    aip = "AIP|1||1210^GE^Robert|010^Gastroenterologist^L||20210924093000+0215||||||Booked"
+    ail = "AIL|1||055^Room01^^GH Clinic|||20210924093000+0215"
+    bundle = hl7v2_to_fhir(msg("SIU^S12", sch, PID, aip, ail), strict=True)
+    people = of_type(bundle, "Appointment")[0]["participant"]
+    assert people[1]["status"] == "accepted" and people[1]["period"] == {"start": "2021-09-24T09:30:00+02:15"}
+    assert people[2]["status"] == "tentative"  # AIL-12 empty: not confirmed yet

@@ -105,11 +105,28 @@ def resource_person(ctx: Ctx, seg: Segment) -> None:
         return
     ref = ctx.practitioner(ctx.first(seg, 3)) if ctx.first(seg, 3) else None
     if ref:
-        entry: dict = {"actor": {"reference": ref}, "status": "accepted"}
+        entry = _resource_entry(ctx, seg, ref, "AIP")
         role = cwe(ctx.first(seg, 4), ctx.enc)
         if role:
             entry["type"] = [role]
         res["participant"].append(entry)
+
+
+# AIx-12 filler status (HL7 table 0278) -> Appointment.participant.status; none given: not yet confirmed.
+_PARTICIPANT_STATUS = {"Booked": "accepted", "Complete": "accepted", "Started": "accepted", "Confirmed": "accepted",
+                       "Pending": "tentative", "Waitlist": "tentative", "Overbook": "tentative",
+                       "Cancelled": "declined", "Deleted": "declined", "Blocked": "declined", "Noshow": "declined",
+                       "Dc": "declined"}
+
+
+def _resource_entry(ctx: Ctx, seg: Segment, ref: str, name: str) -> dict:
+    """IG AIP/AIL[Appointment]: AIx-6 starts the participation, AIx-12 gives its status."""
+    entry: dict = {"actor": {"reference": ref},
+                   "status": _PARTICIPANT_STATUS.get(ctx.leaf(seg, 12).capitalize(), "tentative")}
+    start = dtm(ctx.leaf(seg, 6), ctx.tz, f"{name}-6")
+    if start:
+        entry["period"] = {"start": start}
+    return entry
 
 
 def resource_location(ctx: Ctx, seg: Segment) -> None:
@@ -119,4 +136,4 @@ def resource_location(ctx: Ctx, seg: Segment) -> None:
         return
     ref = ctx.location(ctx.first(seg, 3)) if ctx.first(seg, 3) else None
     if ref:
-        res["participant"].append({"actor": {"reference": ref}, "status": "accepted"})
+        res["participant"].append(_resource_entry(ctx, seg, ref, "AIL"))
