@@ -113,3 +113,19 @@ def test_aip_ail_participants_take_their_start_and_filler_status() -> None:
     people = of_type(bundle, "Appointment")[0]["participant"]
     assert people[1]["status"] == "accepted" and people[1]["period"] == {"start": "2021-09-24T09:30:00+02:15"}
     assert people[2]["status"] == "tentative"  # AIL-12 empty: not confirmed yet
+
+
+def test_tq1_between_orc_and_obr_waits_for_the_order() -> None:
+    bundle = hl7v2_to_fhir(msg("OML^O21", PID, "ORC|NW|P9^EHR", "TQ1|1||||||20240105080000-0500||S",
+                               "OBR|1|P9^EHR||2345-7^Glucose^LN"), strict=True)
+    request = of_type(bundle, "ServiceRequest")[0]
+    assert request["priority"] == "stat"
+    assert request["occurrenceTiming"]["repeat"]["boundsPeriod"] == {"start": "2024-01-05T08:00:00-05:00"}
+
+
+def test_tq1_of_a_pharmacy_order_times_its_dosage() -> None:
+    rxe = "RXE|^^^20240105|00143-9634-01^Ampicillin^NDC|1||cap"
+    tq1 = "TQ1|1|2^&cap|||||20240105080000-0500|20240110080000-0500"
+    bundle = hl7v2_to_fhir(msg("RDE^O11", PID, "ORC|NW|P7^EHR", rxe, tq1), strict=True)
+    dosage = of_type(bundle, "MedicationRequest")[0]["dosageInstruction"][0]
+    assert dosage["timing"]["repeat"]["boundsPeriod"]["end"] == "2024-01-10T08:00:00-05:00"

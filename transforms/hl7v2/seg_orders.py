@@ -12,10 +12,10 @@ from hl7bridge.transforms.hl7v2.codes import THO, V2, lookup
 from hl7bridge.transforms.hl7v2.context import Ctx
 from hl7bridge.transforms.hl7v2.datatypes import Comps, cwe, dtm, ei, instant
 from hl7bridge.transforms.hl7v2.message import Segment
+from hl7bridge.transforms.hl7v2.seg_timing import PRIORITY, apply_pending
 
-__all__ = ["orc", "obr", "spm", "nte", "order_identifiers", "order_status", "PRIORITY"]
+__all__ = ["orc", "obr", "spm", "nte", "order_identifiers", "order_status"]
 
-PRIORITY = {"S": "stat", "A": "asap", "R": "routine", "P": "urgent", "T": "urgent", "C": "urgent"}
 _NOTE_CATEGORY = {  # OBR-24 (HL7 table 0074) sections reported as notes rather than lab results
     "RAD": ("LP29684-5", "Radiology"), "CT": ("LP29684-5", "Radiology"), "NMR": ("LP29684-5", "Radiology"),
     "NMS": ("LP29684-5", "Radiology"), "RUS": ("LP29684-5", "Radiology"), "VUS": ("LP29684-5", "Radiology"),
@@ -68,8 +68,10 @@ def obr(ctx: Ctx, seg: Segment) -> None:
     if code is None:
         raise ParseError("required field OBR-4 (universal service identifier) is empty", location="OBR-4", hl7_code=101)
     idents = order_identifiers(ctx, orc_seg, seg)
+    pending = ctx.group.get("pending_tq1", [])
     sr_ref, sr = _service_request(ctx, orc_seg, seg, code, idents)
     ctx.group = {"orc": orc_seg, "detail": seg, "sr": sr, "sr_ref": sr_ref, "sr_key": ctx.group.get("sr_key")}
+    apply_pending(ctx, pending, sr)
     ctx.last = sr
     if ctx.msg.message_type in _RESULT_MESSAGES:
         _report(ctx, seg, code, idents, sr_ref)

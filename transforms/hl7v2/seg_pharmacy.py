@@ -9,6 +9,7 @@ from hl7bridge.transforms.hl7v2.context import Ctx
 from hl7bridge.transforms.hl7v2.datatypes import Comps, cwe, date_of, dtm, number
 from hl7bridge.transforms.hl7v2.message import Segment
 from hl7bridge.transforms.hl7v2.seg_orders import order_identifiers, order_status
+from hl7bridge.transforms.hl7v2.seg_timing import apply_pending
 
 __all__ = ["immunization", "route", "medication_request", "vaccine_observation"]
 
@@ -140,7 +141,9 @@ def medication_request(ctx: Ctx, seg: Segment) -> None:
     _dosage(ctx, seg, res, is_rxe)
     key, ident = _key(ctx, "MedicationRequest", idents, f"{medication.get('coding', [{}])[0].get('code', '')}|{authored}")
     ctx.bundle.add(res, key, ident)
+    pending = ctx.group.get("pending_tq1", [])
     ctx.group = {"orc": orc_seg, "detail": seg, "mr": res, "owner_key": key}
+    apply_pending(ctx, pending, res)
     ctx.last = res
 
 

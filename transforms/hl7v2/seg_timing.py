@@ -7,9 +7,10 @@ import re
 from hl7bridge.transforms.hl7v2.context import Ctx
 from hl7bridge.transforms.hl7v2.datatypes import Comps, dtm
 from hl7bridge.transforms.hl7v2.message import Segment
-from hl7bridge.transforms.hl7v2.seg_orders import PRIORITY
 
-__all__ = ["tq1"]
+__all__ = ["tq1", "apply_pending", "PRIORITY"]
+
+PRIORITY = {"S": "stat", "A": "asap", "R": "routine", "P": "urgent", "T": "urgent", "C": "urgent"}
 
 # CQ units (HL7 / ISO+ / UCUM spellings) -> UCUM units of time, which Timing.durationUnit requires.
 _TIME_UNITS = {"s": "s", "sec": "s", "min": "min", "h": "h", "hr": "h", "hour": "h", "d": "d", "day": "d",
@@ -18,24 +19,41 @@ _TIME = re.compile(r"^(\d\d):?(\d\d)(?::?(\d\d))?")
 
 
 def tq1(ctx: Ctx, seg: Segment) -> None:
-    """TQ1 -> ServiceRequest quantity and occurrenceTiming (or the MedicationRequest's timing); TQ1-9 priority."""
+    """TQ1 -> the current order's timing; before its OBR / RXE / RXO (ORC, TQ1, OBR) it waits for it."""
     res = ctx.group.get("sr") or ctx.group.get("mr")
     if not isinstance(res, dict):
+        ctx.group.setdefault("pending_tq1", []).append(seg)
         return
+    _apply(ctx, seg, res)
+
+
+def apply_pending(ctx: Ctx, pending: list[Segment], res: dict) -> None:
+    """The TQ1s that came between ORC and the order's detail segment, now that the order exists."""
+    for seg in pending:
+        _apply(ctx, seg, res)
+
+
+def _apply(ctx: Ctx, seg: Segment, res: dict) -> None:
+    """IG TQ1[ServiceRequest] / TQ1[MedicationRequest]; TQ1-9 -> priority."""
     priority = PRIORITY.get(ctx.leaf(seg, 9))
     if priority:
         res["priority"] = priority
     repeat = _repeat(ctx, seg)
-    if res["resourceType"] != "ServiceRequest":
-        if repeat.get("boundsPeriod"):
-            ctx.group["timing"] = {"repeat": {"boundsPeriod": repeat["boundsPeriod"]}}
-        return
     quantity = _quantity(ctx, ctx.first(seg, 2))
-    if quantity:
-        res["quantityQuantity"] = quantity
-    if repeat:
-        res["occurrenceTiming"] = {"repeat": repeat}
     text = ctx.leaf(seg, 11)
+    if res["resourceType"] == "MedicationRequest":
+        dosage = (res.get("dosageInstruction") or [{}])[0]
+        if repeat:
+            dosage.setdefault("timing", {})["repeat"] = repeat
+        if quantity and "doseAndRate" not in dosage:
+            dosage["doseAndRate"] = [{"doseQuantity": quantity}]
+        if dosage:
+            res["dosageInstruction"] = [dosage] + res.get("dosageInstruction", [])[1:]
+    else:
+        if quantity:
+            res["quantityQuantity"] = quantity
+        if repeat:
+            res["occurrenceTiming"] = {"repeat": repeat}
     if text:
         res.setdefault("note", []).append({"text": text})
 
