@@ -129,3 +129,14 @@ def test_tq1_of_a_pharmacy_order_times_its_dosage() -> None:
     bundle = hl7v2_to_fhir(msg("RDE^O11", PID, "ORC|NW|P7^EHR", rxe, tq1), strict=True)
     dosage = of_type(bundle, "MedicationRequest")[0]["dosageInstruction"][0]
     assert dosage["timing"]["repeat"]["boundsPeriod"]["end"] == "2024-01-10T08:00:00-05:00"
+
+
+def test_each_ais_is_a_service_request_the_appointment_is_based_on() -> None:
+    ais1 = "AIS|1||58410-2^CBC Panel^LN|20210924093000+0215"
+    ais2 = "AIS|2||42272-5^XR Chest^LN"
+    bundle = hl7v2_to_fhir(msg("SIU^S12", "SCH|A1|A2", PID, ais1, ais2), strict=True)
+    orders = of_type(bundle, "ServiceRequest")
+    assert [o["code"]["coding"][0]["code"] for o in orders] == ["58410-2", "42272-5"]
+    assert orders[0]["identifier"] == [{"value": "58410-2", "system": "http://loinc.org"}]
+    assert orders[0]["occurrencePeriod"] == {"start": "2021-09-24T09:30:00+02:15"}
+    assert len(of_type(bundle, "Appointment")[0]["basedOn"]) == 2

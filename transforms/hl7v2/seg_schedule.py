@@ -88,14 +88,38 @@ def service(ctx: Ctx, seg: Segment) -> None:
     if res is None:
         return
     concept = cwe(ctx.first(seg, 3), ctx.enc)
+    start = dtm(ctx.leaf(seg, 4), ctx.tz, "AIS-4")
     if concept:
         res.setdefault("serviceType", []).append(concept)
-        order = ctx.group.get("sr")
-        if isinstance(order, dict) and "code" not in order:
-            order["code"] = concept  # AIS[ServiceRequest]
-            order["meta"] = {"profile": ["http://hl7.org/fhir/us/core/StructureDefinition/us-core-servicerequest"]}
+        _service_order(ctx, res, concept, start)
     if "start" not in res:
-        _times(res, dtm(ctx.leaf(seg, 4), ctx.tz, "AIS-4"), None)
+        _times(res, start, None)
+
+
+def _service_order(ctx: Ctx, appt: dict, concept: dict, start: str | None) -> None:
+    """IG AIS[ServiceRequest]: each service is a ServiceRequest (AIS-3 its identifier, AIS-4 its start).
+
+    The first one completes the order SCH-26 / SCH-27 named; US Core wants its code, so AIS-3 is that too.
+    """
+    order = ctx.group.get("sr")
+    if not isinstance(order, dict) or "code" in order:
+        if not ctx.patient:
+            return
+        order = {"resourceType": "ServiceRequest", "status": "active", "intent": "order",
+                 "subject": {"reference": ctx.patient}}
+        coding = concept.get("coding", [{}])[0]
+        key = f"ServiceRequest|{ctx.patient_key}|service|{coding.get('code', '')}|{start or ''}"
+        appt.setdefault("basedOn", []).append({"reference": ctx.bundle.add(order, key)})
+    order["code"] = concept
+    order["meta"] = {"profile": ["http://hl7.org/fhir/us/core/StructureDefinition/us-core-servicerequest"]}
+    coding = concept.get("coding", [{}])[0]
+    if coding.get("code"):
+        ident = {"value": coding["code"]}
+        if coding.get("system"):
+            ident["system"] = coding["system"]
+        order.setdefault("identifier", []).append(ident)
+    if start:
+        order["occurrencePeriod"] = {"start": start}
 
 
 def resource_person(ctx: Ctx, seg: Segment) -> None:
