@@ -140,3 +140,13 @@ def test_each_ais_is_a_service_request_the_appointment_is_based_on() -> None:
     assert orders[0]["identifier"] == [{"value": "58410-2", "system": "http://loinc.org"}]
     assert orders[0]["occurrencePeriod"] == {"start": "2021-09-24T09:30:00+02:15"}
     assert len(of_type(bundle, "Appointment")[0]["basedOn"]) == 2
+
+
+def test_rxa_27_28_administered_at_location_with_address() -> None:
+    fields = [""] * 29
+    fields[1], fields[2], fields[3], fields[5] = "0", "1", "20210818", "08^HepB^CVX"
+    fields[27], fields[28] = "Clinic 1^^^Good Health", "1 Main St^^Ann Arbor^MI^99999"
+    bundle = hl7v2_to_fhir(msg("VXU^V04", PID, "RXA" + "|".join(fields)), strict=True)
+    shot = of_type(bundle, "Immunization")[0]
+    place = next(e["resource"] for e in bundle["entry"] if e["fullUrl"] == shot["location"]["reference"])
+    assert place["name"] == "Clinic 1" and place["address"]["city"] == "Ann Arbor"

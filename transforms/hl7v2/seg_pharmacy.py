@@ -6,7 +6,7 @@ from hl7bridge.engine.errors import ParseError
 from hl7bridge.transforms.fhir.profiles import profiled
 from hl7bridge.transforms.hl7v2.codes import THO, lookup
 from hl7bridge.transforms.hl7v2.context import Ctx
-from hl7bridge.transforms.hl7v2.datatypes import Comps, cwe, date_of, dtm, number
+from hl7bridge.transforms.hl7v2.datatypes import Comps, cwe, date_of, dtm, number, xad
 from hl7bridge.transforms.hl7v2.message import Segment
 from hl7bridge.transforms.hl7v2.seg_orders import order_identifiers, order_status
 from hl7bridge.transforms.hl7v2.seg_timing import apply_pending
@@ -70,10 +70,23 @@ def immunization(ctx: Ctx, seg: Segment) -> None:
     reason = cwe(ctx.first(seg, 18), ctx.enc)
     if reason:
         res["statusReason"] = reason
+    _administered_at(ctx, seg, res)
     key, ident = _key(ctx, "Immunization", idents, f"{vaccine.get('coding', [{}])[0].get('code', '')}|{occurred}")
     ctx.bundle.add(res, key, ident)
     ctx.group = {"orc": orc_seg, "detail": seg, "imm": res, "owner_key": key}
     ctx.last = res
+
+
+def _administered_at(ctx: Ctx, seg: Segment, res: dict) -> None:
+    """IG RXA-27 (PL) -> Immunization.location, RXA-28 (XAD) -> that Location's address."""
+    place = ctx.location(ctx.first(seg, 27)) if ctx.first(seg, 27) else None
+    if place is None:
+        return
+    res["location"] = {"reference": place}
+    address = xad(ctx.first(seg, 28), ctx.enc) if ctx.first(seg, 28) else None
+    target = next((e["resource"] for e in ctx.bundle.entries if e["fullUrl"] == place), None) if address else None
+    if target is not None and "address" not in target:
+        target["address"] = address
 
 
 def _lot(ctx: Ctx, seg: Segment, res: dict) -> None:
