@@ -51,6 +51,7 @@ class Engine:
         self.intakes: dict[str, HL7Intake] = {}
         self.servers: list[MllpServer] = []
         self.http_sources: dict[str, Any] = {}
+        self.destination_workers: dict[tuple[str, str], DestinationWorker] = {}
         self.file_sources: list[Any] = []
         self.destinations: list[Destination] = []
         self._http: web.AppRunner | None = None
@@ -86,6 +87,7 @@ class Engine:
             destination = build_destination(dest_spec, self.store)
             self.destinations.append(destination)
             dest_worker = DestinationWorker(self.store, name, dest_name, dest_spec, destination)
+            self.destination_workers[(name, dest_name)] = dest_worker
             await self.broker.consume(destination_queue(name, dest_name), dest_worker.handle,
                                       prefetch=dest_worker.prefetch)
 
@@ -197,6 +199,8 @@ class Engine:
             await server.stop()
         for watcher in self.file_sources:
             await watcher.stop()
+        for worker in self.destination_workers.values():
+            worker.circuit.shutdown()  # sends waiting on a down destination give their work back
         await self.broker.stop_consuming()
         await self.broker.close()
         for destination in self.destinations:

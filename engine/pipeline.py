@@ -25,6 +25,7 @@ import orjson
 from hl7bridge.connectors.base import DeliveryContext, Destination
 from hl7bridge.engine import ledger
 from hl7bridge.engine.broker import Envelope
+from hl7bridge.engine.circuit import Circuit
 from hl7bridge.engine.errors import DeliveryError, MessageError, RejectedError, StoreError
 from hl7bridge.engine.retry import retry_delay_secs
 from hl7bridge.engine.store import Store
@@ -104,6 +105,8 @@ class DestinationWorker:
     def __init__(self, store: Store, channel: str, name: str, spec: Any, destination: Destination) -> None:
         self.store, self.channel, self.name, self.spec, self.destination = store, channel, name, spec, destination
         self.locks = OrderingLocks()
+        self.circuit = Circuit(f"{channel}.{name}", initial_secs=spec.retry.initial_backoff_ms / 1000.0,
+                               max_secs=min(float(spec.retry.max_backoff_secs), 60.0))
 
     @property
     def prefetch(self) -> int:
@@ -135,7 +138,7 @@ class DestinationWorker:
                                                                    order_key=message.patient_id))
             if result.outcome != "retry" or not in_place:
                 return
-            await asyncio.sleep(result.retry_in_secs)  # strict ordering: only this destination waits
+            await self.circuit.pause(result.retry_in_secs)  # in-place retry: only this destination waits
             delivery = (await self.store.read(lambda c: ledger.load_delivery(c, delivery.id)))[0]
 
     async def _attempt(self, delivery: Any, message: Any, payload: Any) -> ledger.AttemptResult:
@@ -145,24 +148,30 @@ class DestinationWorker:
             correlation_id=message.correlation_id, channel=self.channel, destination=self.name,
             content_type=payload.content_type, message_type=f"{message.message_type}^{message.trigger_event}",
             attempt=number)
+        await self.circuit.admit()  # waits while the destination is known to be down
         started = time.perf_counter()
         try:
             sent = await self.destination.send(payload.body, context)
         except RejectedError as exc:
+            self.circuit.succeeded()  # it answered: the destination is up, this message is refused
             return self._result("dead_letter", exc.code, str(exc), started)
         except DeliveryError as exc:
+            self.circuit.failed()
             if number >= self.spec.retry.max_attempts:
                 return self._result("dead_letter", exc.code, f"{exc} (attempts used up)", started)
             delay = retry_delay_secs(number, self.spec.retry, exc.retry_after_secs)
             return self._result("retry", exc.code, str(exc), started, retry_in_secs=delay)
         except (StoreError, asyncio.CancelledError):
+            self.circuit.release()
             raise
         except Exception as exc:  # a connector bug must not lose the delivery: retry it
+            self.circuit.failed()
             log.exception("channel=%s destination=%s connector failed", self.channel, self.name)
             delay = retry_delay_secs(number, self.spec.retry)
             outcome = "dead_letter" if number >= self.spec.retry.max_attempts else "retry"
             return self._result(outcome, "error", f"connector error ({type(exc).__name__})", started,
                                 retry_in_secs=delay)
+        self.circuit.succeeded()
         return self._result("success", sent.code, None, started, response=sent.response)
 
     @staticmethod

@@ -242,3 +242,28 @@ async def test_per_patient_ordering_keeps_one_patients_order_while_others_procee
         assert order.index("B2") < order.index("A2")  # patient B did not wait for patient A
     finally:
         receiver.close()
+
+
+async def test_a_destination_that_is_down_gets_probes_not_a_storm_and_everything_goes_after(start: Start) -> None:
+    receiver = HttpReceiver(default_status=503)
+    try:
+        engine, client = await start(f"""
+    destinations:
+      flaky: {{type: http, endpoint: "{receiver.url}", retry: {{max_attempts: 100, initial_backoff_ms: 100}}}}
+""")
+        for i in range(20):
+            assert msa(await client.send(hl7(f"D{i}")))[0] == "AA"
+        circuit = engine.destination_workers[("feed", "flaky")].circuit
+
+        async def cooled_down_three_times() -> None:
+            while circuit.cooldown < 0.8:  # 0.1 -> 0.2 -> 0.4 -> 0.8: three failed probes
+                await asyncio.sleep(0.02)
+        await asyncio.wait_for(cooled_down_three_times(), 15)
+        failures = len(receiver.requests)
+        assert failures <= 20 + 5  # the first wave, then one probe per cooldown; not 20 retries each
+        receiver.default_status = 200
+        await wait_rows(engine, "select id from deliveries where status = 'DELIVERED'", 20)
+        attempts = await engine.store.read(lambda c: c.execute(text("select count(*) from attempts")).scalar_one())
+        assert attempts <= 20 + 5 + 20 and circuit.state == "closed"
+    finally:
+        receiver.close()
