@@ -150,3 +150,13 @@ def test_rxa_27_28_administered_at_location_with_address() -> None:
     shot = of_type(bundle, "Immunization")[0]
     place = next(e["resource"] for e in bundle["entry"] if e["fullUrl"] == shot["location"]["reference"])
     assert place["name"] == "Clinic 1" and place["address"]["city"] == "Ann Arbor"
+
+
+def test_dg1_is_listed_on_the_episode_of_care_of_pv1_54() -> None:
+    fields = [""] * 55
+    fields[1], fields[2], fields[54] = "1", "I", "EP-1^^^HOSP"
+    dg1 = "DG1|1||I10^Hypertension^I10C||||||||||||1"
+    bundle = hl7v2_to_fhir(msg("ADT^A01", PID, "PV1" + "|".join(fields), dg1), strict=True)
+    episode = of_type(bundle, "EpisodeOfCare")[0]
+    condition = next(e["fullUrl"] for e in bundle["entry"] if e["resource"]["resourceType"] == "Condition")
+    assert episode["diagnosis"] == [{"condition": {"reference": condition}, "rank": 1}]

@@ -49,7 +49,20 @@ def diagnosis(ctx: Ctx, seg: Segment) -> None:
         if rank.isdigit() and int(rank) > 0:
             entry["rank"] = int(rank)
         enc.setdefault("diagnosis", []).append(entry)
+        _episode_diagnosis(ctx, enc, entry)
     ctx.last = res
+
+
+def _episode_diagnosis(ctx: Ctx, enc: dict, entry: dict) -> None:
+    """IG DG1[EpisodeOfCare]: in the context of an episode of care (PV1-54) it lists the diagnosis too."""
+    refs = [e["reference"] for e in enc.get("episodeOfCare", [])]
+    for episode in (e["resource"] for e in ctx.bundle.entries if e["fullUrl"] in refs):
+        item = {"condition": entry["condition"]}
+        if "use" in entry:
+            item["role"] = entry["use"]
+        if "rank" in entry:
+            item["rank"] = entry["rank"]
+        episode.setdefault("diagnosis", []).append(item)
 
 
 def _ei(ctx: Ctx, text: str) -> dict | None:
