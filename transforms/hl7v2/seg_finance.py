@@ -142,6 +142,11 @@ def charge(ctx: Ctx, seg: Segment) -> None:
         res["occurrencePeriod"] = {"start": start, "end": end}
     elif start:
         res["occurrenceDateTime"] = start
+    posted = dtm(ctx.leaf(seg, 5), ctx.tz, "FT1-5")
+    if posted:
+        res["enteredDate"] = posted  # FT1-5 posting date: when the charge was entered
+    if ctx.account:
+        res["account"] = [{"reference": ctx.account}]
     quantity = ctx.leaf(seg, 10)
     if quantity:
         res["quantity"] = {"value": number(quantity, "FT1-10")}
