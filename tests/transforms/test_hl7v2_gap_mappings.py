@@ -163,7 +163,7 @@ def test_dg1_is_listed_on_the_episode_of_care_of_pv1_54() -> None:
 
 
 def test_ft1_posting_date_and_patient_account_on_the_charge() -> None:
-    pid = PID + "|||||||||ACC-1^^^HOSP"
+    pid = PID + "||||||||||ACC-1^^^HOSP"
     ft1 = "FT1|1|T1||20191122|20191123|CG|71045^Xray chest^C4|||2"
     charge = of_type(hl7v2_to_fhir(msg("DFT^P03", pid, ft1), strict=True), "ChargeItem")[0]
     assert charge["enteredDate"] == "2019-11-23" and charge["account"][0]["reference"].startswith("urn:uuid:")
