@@ -167,3 +167,12 @@ def test_ft1_posting_date_and_patient_account_on_the_charge() -> None:
     ft1 = "FT1|1|T1||20191122|20191123|CG|71045^Xray chest^C4|||2"
     charge = of_type(hl7v2_to_fhir(msg("DFT^P03", pid, ft1), strict=True), "ChargeItem")[0]
     assert charge["enteredDate"] == "2019-11-23" and charge["account"][0]["reference"].startswith("urn:uuid:")
+
+
+def test_a41_account_merge_names_the_prior_account_from_mrg3() -> None:
+    pid = PID + "||||||||||ACC-NEW^^^HOSP"
+    bundle = hl7v2_to_fhir(msg("ADT^A41", pid, "MRG|||ACC-OLD^^^HOSP"), strict=True)
+    accounts = {a["identifier"][0]["value"]: a for a in of_type(bundle, "Account")}
+    assert accounts["ACC-OLD"]["status"] == "unknown"
+    link = of_type(bundle, "Linkage")[0]
+    assert [i["resource"]["identifier"]["value"] for i in link["item"]] == ["ACC-NEW", "ACC-OLD"]

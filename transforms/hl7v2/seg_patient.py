@@ -224,6 +224,9 @@ def merge(ctx: Ctx, seg: Segment) -> None:
     if not ctx.patient:
         return
     olds = [i for r in ctx.reps(seg, 1) if (i := cx(r, ctx.enc, ctx.sender_system))]
+    if not olds and ctx.first(seg, 3) and ctx.event in _MERGE_EVENTS:
+        _merge_account(ctx, seg)  # A41 and kin: only the prior account number (MRG-3)
+        return
     if not olds and ctx.event not in _MERGE_EVENTS:
         return  # e.g. A06 / A07: MRG names a prior account or visit, not a patient to merge
     if not olds:
@@ -245,3 +248,20 @@ def merge(ctx: Ctx, seg: Segment) -> None:
         if item["resource"]["identifier"] is None:
             del item["resource"]["identifier"]
     ctx.bundle.add({"resourceType": "Linkage", "item": items}, f"Linkage|{ctx.patient_key}|{old_key}")
+
+
+def _merge_account(ctx: Ctx, seg: Segment) -> None:
+    """IG MRG[Account]: MRG-3 is the prior Account (status unknown); a Linkage names it beside PID-18's."""
+    prior = ctx.identifier(ctx.first(seg, 3))
+    if prior is None:
+        return
+    old = {"resourceType": "Account", "status": "unknown", "identifier": [prior],
+           "subject": [{"reference": ctx.patient}]}
+    ref = ctx.bundle.add(old, f"Account|{prior.get('system', '')}|{prior['value']}", prior)
+    current = next((e["resource"] for e in ctx.bundle.entries if e["fullUrl"] == ctx.account), None)
+    if current is None:
+        return
+    items = [{"type": "source", "resource": {"reference": ctx.account, "type": "Account",
+                                             "identifier": current["identifier"][0]}},
+             {"type": "historical", "resource": {"reference": ref, "type": "Account", "identifier": prior}}]
+    ctx.bundle.add({"resourceType": "Linkage", "item": items}, f"Linkage|{ctx.bundle.key_of(ctx.account)}|{prior['value']}")
