@@ -37,6 +37,23 @@ def _pairs() -> list[tuple[Path, Path]]:
     return pairs
 
 
+# Per message type, a little (about one point) below the share measured when last raised, so a
+# regression fails here; docs/hl7v2-to-fhir.md gives the measured values and why some stay low.
+FLOORS: dict[str, float] = {
+    "ADT_A01": 0.73, "ADT_A02": 0.83, "ADT_A03": 0.73, "ADT_A04": 0.69, "ADT_A05": 0.77, "ADT_A06": 0.72,
+    "ADT_A07": 0.71, "ADT_A08": 0.73, "ADT_A09": 0.89, "ADT_A10": 0.89, "ADT_A11": 0.90, "ADT_A13": 0.73,
+    "ADT_A14": 0.77, "ADT_A15": 0.89, "ADT_A16": 0.77, "ADT_A25": 0.90, "ADT_A26": 0.89, "ADT_A27": 0.89,
+    "ADT_A28": 0.76, "ADT_A29": 0.89, "ADT_A31": 0.76, "ADT_A40": 0.65, "ADT_A41": 0.79, "ADT_A45": 0.95,
+    "ADT_A47": 0.65, "ADT_A60": 0.78, "BAR_P01": 0.72, "BAR_P02": 0.78, "BAR_P12": 0.84, "DFT_P03": 0.65,
+    "DFT_P11": 0.61, "MDM_T01": 0.68, "MDM_T02": 0.39, "MDM_T05": 0.67, "MDM_T06": 0.61, "MDM_T09": 0.67,
+    "MDM_T10": 0.61, "OMG_O19": 0.58, "OML_O21": 0.60, "ORM_O01": 0.65, "ORU_R01": 0.75, "OUL_R22": 0.48,
+    "OUL_R23": 0.59, "OUL_R24": 0.61, "RDE_O11": 0.55, "RDE_O25": 0.55, "RDS_O13": 0.56, "REF_I12": 0.51,
+    "REF_I14": 0.51, "SIU_S12": 0.68, "SIU_S13": 0.64, "SIU_S14": 0.64, "SIU_S15": 0.63, "SIU_S16": 0.63,
+    "SIU_S17": 0.63, "SIU_S26": 0.63, "VXU_V04": 0.72
+}
+OVERALL_FLOOR = 0.69
+
+
 def test_agreement_per_message_type_is_reported_and_does_not_regress() -> None:
     per_type: dict[str, Agreement] = defaultdict(Agreement)
     total = Agreement()
@@ -55,7 +72,10 @@ def test_agreement_per_message_type_is_reported_and_does_not_regress() -> None:
     for rtype in sorted(total.expected, key=lambda r: -total.expected[r]):
         print(f"    {rtype:22} {total.found[rtype] / total.expected[rtype]:6.1%}  of {total.expected[rtype]}")
     assert len(per_type) >= 50
-    assert total.share >= 0.50  # today's floor; the 90 % aim is not met, see docs/hl7v2-to-fhir.md
+    below = {name: round(result.share, 3) for name, result in per_type.items() if result.share < FLOORS.get(name, 0.0)}
+    assert not below, f"agreement fell below its floor: {below}"
+    assert set(FLOORS) <= set(per_type), "a message type with a floor has no expected Bundle any more"
+    assert total.share >= OVERALL_FLOOR  # the 90 % aim is not met, see docs/hl7v2-to-fhir.md
 
 
 def test_comparison_counts_a_reproduced_bundle_as_full_agreement() -> None:
