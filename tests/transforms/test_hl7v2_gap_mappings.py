@@ -176,3 +176,11 @@ def test_a41_account_merge_names_the_prior_account_from_mrg3() -> None:
     assert accounts["ACC-OLD"]["status"] == "unknown"
     link = of_type(bundle, "Linkage")[0]
     assert [i["resource"]["identifier"]["value"] for i in link["item"]] == ["ACC-NEW", "ACC-OLD"]
+
+
+def test_nk1_20_language_is_a_bcp47_tag_like_pid15() -> None:
+    fields = [""] * 21
+    fields[1], fields[2], fields[20] = "1", "Doe^John", "ara^Arabic^HL70296"
+    person = of_type(hl7v2_to_fhir(msg("ADT^A01", PID, "NK1" + "|".join(fields)), strict=True), "RelatedPerson")[0]
+    assert person["communication"][0]["language"]["coding"][0] == {"system": "urn:ietf:bcp:47", "code": "ar",
+                                                                  "display": "Arabic"}

@@ -10,7 +10,7 @@ from hl7bridge.transforms.hl7v2.datatypes import (Comps, cwe, cx, date_of, dtm, 
                                                    xpn, xtn)
 from hl7bridge.transforms.hl7v2.message import Segment
 
-__all__ = ["patient", "pd1", "merge", "telecom"]
+__all__ = ["patient", "pd1", "merge", "telecom", "bcp47_language"]
 
 CDCREC = "urn:oid:2.16.840.1.113883.6.238"
 _MERGE_EVENTS = frozenset(("A18", "A30", "A34", "A36", "A39", "A40", "A41", "A42"))
@@ -103,7 +103,7 @@ def _demographics(ctx: Ctx, seg: Segment, res: dict) -> None:
         res["telecom"] = points
     language = cwe(ctx.first(seg, 15), ctx.enc)
     if language:
-        _language_system(language)
+        bcp47_language(language)
         res["communication"] = [{"language": language}]
     marital = ctx.leaf(seg, 16)
     if marital:
@@ -141,8 +141,8 @@ _ISO639_1 = {"eng": "en", "spa": "es", "fra": "fr", "fre": "fr", "deu": "de", "g
              "guj": "gu", "tam": "ta", "tel": "te", "tha": "th", "ron": "ro", "rum": "ro", "hye": "hy", "arm": "hy"}
 
 
-def _language_system(concept: dict) -> None:
-    # PID-15 codes are usually ISO 639 / BCP 47 tags; US Core binds language to urn:ietf:bcp:47.
+def bcp47_language(concept: dict) -> None:
+    # PID-15 / NK1-20 codes are usually ISO 639 / BCP 47 tags; US Core binds language to urn:ietf:bcp:47.
     for coding in concept.get("coding", []):
         code = coding.get("code", "")
         if coding.get("system", "").endswith(("v2-0296", "ISO639")) or "system" not in coding:

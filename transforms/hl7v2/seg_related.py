@@ -7,7 +7,7 @@ from hl7bridge.transforms.hl7v2.codes import lookup
 from hl7bridge.transforms.hl7v2.context import Ctx
 from hl7bridge.transforms.hl7v2.datatypes import Comps, cwe, date_of, dtm, table_concept, xad, xpn
 from hl7bridge.transforms.hl7v2.message import Segment
-from hl7bridge.transforms.hl7v2.seg_patient import telecom
+from hl7bridge.transforms.hl7v2.seg_patient import bcp47_language, telecom
 
 __all__ = ["nk1", "insured", "mother"]
 
@@ -57,6 +57,7 @@ def nk1(ctx: Ctx, seg: Segment) -> None:
         res["period"] = {k: v for k, v in (("start", start), ("end", end)) if v}
     language = cwe(ctx.first(seg, 20), ctx.enc)
     if language:
+        bcp47_language(language)
         res["communication"] = [{"language": language}]
     idents = [i for r in ctx.reps(seg, 12) + ctx.reps(seg, 33) if (i := ctx.identifier(r))]
     if ctx.leaf(seg, 37):
