@@ -184,3 +184,12 @@ def test_nk1_20_language_is_a_bcp47_tag_like_pid15() -> None:
     person = of_type(hl7v2_to_fhir(msg("ADT^A01", PID, "NK1" + "|".join(fields)), strict=True), "RelatedPerson")[0]
     assert person["communication"][0]["language"]["coding"][0] == {"system": "urn:ietf:bcp:47", "code": "ar",
                                                                   "display": "Arabic"}
+
+
+def test_xon_7_types_the_organization_identifier() -> None:
+    pd1 = "PD1|||Good Health^L^^^^CMS^XX^^^1234567890~Other Clinic^L^^^^^XX"
+    orgs = {o["name"]: o for o in of_type(hl7v2_to_fhir(msg("ADT^A01", PID, pd1), strict=True), "Organization")}
+    assert orgs["Good Health"]["identifier"][0]["type"]["coding"][0]["code"] == "XX"
+    assert orgs["Good Health"]["identifier"][0]["value"] == "1234567890"
+    assert orgs["Other Clinic"]["identifier"] == [
+        {"type": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v2-0203", "code": "XX"}]}}]

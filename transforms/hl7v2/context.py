@@ -183,9 +183,12 @@ class Ctx:
             return None
         res: dict = {"resourceType": "Organization", "active": True}
         ident = None
+        kind = {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v2-0203", "code": f.c(7)}]} if f.c(7) else None
         if value:
             ident = {"system": hd_system(f, 6, self.sender_system), "value": value}
-            res["identifier"] = [ident]
+            res["identifier"] = [dict(ident, type=kind) if kind else ident]
+        elif kind:  # IG XON[Organization]: XON-7 types the identifier even when XON-10 / XON-3 are empty
+            res["identifier"] = [{"type": kind}]
         if name:
             res["name"] = name
             res["meta"] = {"profile": [US_CORE + "us-core-organization"]}
