@@ -66,7 +66,7 @@ class HL7Intake:
         if correlation_id:
             message.correlation_id = correlation_id
         try:
-            stored = await self.store.write(lambda c: ledger.store_received(c, message))
+            stored = await self.store.write(lambda c: ledger.store_received(c, message), urgent=True)
         except StoreError:
             self.stats.store_failures += 1
             log.error("channel=%s control_id=%s not stored; answering AE 207", self.channel,
@@ -151,4 +151,5 @@ class DocumentIntake:
             control_id=doc.control_id[:64], patient_id=doc.patient_id[:64],
             status=ledger.ERRORED if error else ledger.RECEIVED, error=str(error) if error else None,
             error_location=error.location if error else None)
-        return await self.store.write(lambda c: ledger.store_document(c, message, key=key, answer=answer))
+        return await self.store.write(lambda c: ledger.store_document(c, message, key=key, answer=answer),
+                                      urgent=True)

@@ -106,7 +106,7 @@ class DestinationWorker:
         self.store, self.channel, self.name, self.spec, self.destination = store, channel, name, spec, destination
         self.locks = OrderingLocks()
         self.circuit = Circuit(f"{channel}.{name}", initial_secs=spec.retry.initial_backoff_ms / 1000.0,
-                               max_secs=min(float(spec.retry.max_backoff_secs), 60.0))
+                               max_secs=min(float(spec.retry.max_backoff_secs), 10.0))  # probe a down destination at least every 10 s
 
     @property
     def prefetch(self) -> int:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import queue
+from collections import deque
 import sys
 import threading
 from collections.abc import Callable
@@ -31,6 +32,7 @@ from hl7bridge.engine.errors import StoreError
 from hl7bridge.engine.futures import fail, resolve
 
 T = TypeVar("T")
+PIPELINE_PER_COMMIT = 64
 log = logging.getLogger("hl7bridge.store")
 WriteFn = Callable[[Connection], Any]
 PG_CONNECT_TIMEOUT_SECS = 5
@@ -75,7 +77,7 @@ class Store:
         self.is_sqlite = url.startswith("sqlite")
         self._writer_engine = make_engine(url, writer=True)
         self._reader_engine = make_engine(url, writer=False)
-        self._requests: queue.SimpleQueue[tuple[WriteFn, asyncio.Future[Any]] | None] = queue.SimpleQueue()
+        self._requests: queue.SimpleQueue[tuple[WriteFn, asyncio.Future[Any], bool] | None] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._readers = ThreadPoolExecutor(max_workers=4, thread_name_prefix="store-read")
         self._listeners: list[Callable[[set[str]], None]] = []
@@ -120,12 +122,16 @@ class Store:
         self._listeners.append(listener)
 
     # writes ------------------------------------------------------------------------------------
-    async def write(self, fn: Callable[[Connection], T]) -> T:
-        """Run ``fn(connection)`` inside the next group commit; return its result once committed."""
+    async def write(self, fn: Callable[[Connection], T], *, urgent: bool = False) -> T:
+        """Run ``fn(connection)`` inside the next group commit; return its result once committed.
+
+        ``urgent`` writes (intake: a sender is waiting for its ACK) go into the next commit ahead of
+        pipeline work, which takes at most ``PIPELINE_PER_COMMIT`` places per commit, so an ACK
+        never waits behind a backlog of pipeline writes."""
         if self._thread is None:
             raise StoreError("the store is not open")
         future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
-        self._requests.put((fn, future))
+        self._requests.put((fn, future, urgent))
         return await future
 
     def _write_loop(self) -> None:
@@ -135,21 +141,26 @@ class Store:
             self._drop_connection()
 
     def _write_batches(self) -> None:
-        while True:
-            first = self._requests.get()
-            if first is None:
-                return
-            batch = [first]
-            while len(batch) < self.max_batch:
+        backlog: deque[tuple[WriteFn, asyncio.Future[Any]]] = deque()  # pipeline writes waiting for room
+        stopping = False
+        while not (stopping and not backlog):
+            incoming = [] if (backlog or stopping) else [self._requests.get()]
+            while True:
                 try:
-                    item = self._requests.get_nowait()
+                    incoming.append(self._requests.get_nowait())
                 except queue.Empty:
                     break
-                if item is None:
-                    self._requests.put(None)
-                    break
-                batch.append(item)
-            self._run_batch(batch)
+            if None in incoming:
+                stopping = True
+            requests = [r for r in incoming if r is not None]
+            batch = [(fn, future) for fn, future, urgent in requests if urgent]
+            backlog.extend((fn, future) for fn, future, urgent in requests if not urgent)
+            room = max(8, min(PIPELINE_PER_COMMIT, self.max_batch - len(batch)))  # pipeline never starves
+            while backlog and room:
+                batch.append(backlog.popleft())
+                room -= 1
+            if batch:
+                self._run_batch(batch)
 
     def _run_batch(self, batch: list[tuple[WriteFn, asyncio.Future[Any]]]) -> None:
         enqueued: set[str] = set()

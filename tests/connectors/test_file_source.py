@@ -46,7 +46,7 @@ async def test_a_file_stays_in_place_when_the_store_cannot_commit(tmp_path: Path
     store = Store(f"sqlite:///{tmp_path}/s.db")
     await store.open()
 
-    async def broken(fn: object) -> None:
+    async def broken(fn: object, **_: object) -> None:
         raise StoreError("the store could not commit (OperationalError)")
 
     inbox = tmp_path / "inbox"

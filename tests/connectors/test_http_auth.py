@@ -87,7 +87,7 @@ channels:
             async with session.post(url, data=PATIENT, headers=headers, ssl=context) as response:
                 assert response.status == 201
 
-            async def broken(fn: object) -> None:
+            async def broken(fn: object, **_: object) -> None:
                 raise StoreError("the store could not commit (OperationalError)")
 
             engine.store.write = broken  # type: ignore[method-assign]

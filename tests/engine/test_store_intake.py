@@ -71,7 +71,7 @@ async def test_a_message_with_a_bad_header_is_stored_as_errored_and_rejected(sto
 
 async def test_when_the_store_cannot_commit_the_sender_gets_ae_207_never_aa(store: Store,
                                                                            monkeypatch: pytest.MonkeyPatch) -> None:
-    async def broken(fn: object) -> None:
+    async def broken(fn: object, **_: object) -> None:
         raise StoreError("the store could not commit (OperationalError)")
 
     monkeypatch.setattr(store, "write", broken)
@@ -106,3 +106,27 @@ async def test_message_status_follows_its_deliveries(store: Store) -> None:
     assert status() == "QUEUED"
     await store.write(lambda c: ledger.record_attempt(c, delivery(ids[1]), ledger.AttemptResult("dead_letter", "400", "HTTP 400", 1)))
     assert status() == "DEAD_LETTERED"
+
+
+async def test_intake_writes_are_committed_ahead_of_a_pipeline_backlog(store: Store) -> None:
+    import threading
+
+    gate, busy = threading.Event(), threading.Event()
+    order: list[str] = []
+
+    def hold(connection: object) -> None:
+        busy.set()
+        gate.wait(10)  # the writer is busy with this batch while the rest queue up
+
+    def record(name: str):  # type: ignore[no-untyped-def]
+        return lambda connection: order.append(name)
+
+    first = asyncio.ensure_future(store.write(hold))
+    assert await asyncio.to_thread(busy.wait, 10)  # the writer is inside the blocking write
+    pipeline = [asyncio.ensure_future(store.write(record(f"p{i}"))) for i in range(200)]
+    intake = asyncio.ensure_future(store.write(record("intake"), urgent=True))
+    await asyncio.sleep(0)  # one loop turn: every write above is queued (no timing involved)
+    gate.set()
+    await asyncio.gather(first, intake, *pipeline)
+    assert order.index("intake") < 64  # in the first commit after the busy one, not behind 200 writes
+    assert sorted(order) == sorted(["intake"] + [f"p{i}" for i in range(200)])
