@@ -193,3 +193,21 @@ def test_xon_7_types_the_organization_identifier() -> None:
     assert orgs["Good Health"]["identifier"][0]["value"] == "1234567890"
     assert orgs["Other Clinic"]["identifier"] == [
         {"type": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v2-0203", "code": "XX"}]}}]
+
+
+def test_nk1_13_organization_is_the_patient_contacts_with_nk1_30_as_its_contact() -> None:
+    fields = [""] * 33
+    fields[1], fields[3], fields[13] = "1", "EMC^Emergency contact^HL70063", "Acme Corp"
+    fields[30], fields[31] = "Green^John", "555-1234"
+    bundle = hl7v2_to_fhir(msg("ADT^A01", PID, "NK1" + "|".join(fields)), strict=True)
+    contact = of_type(bundle, "Patient")[0]["contact"][0]
+    org = next(e["resource"] for e in bundle["entry"] if e["fullUrl"] == contact["organization"]["reference"])
+    assert org["name"] == "Acme Corp" and org["contact"][0]["name"]["family"] == "Green"
+
+
+def test_pv1_16_vip_is_also_the_patients_importance() -> None:
+    fields = [""] * 17
+    fields[1], fields[2], fields[16] = "1", "I", "VIP^Very important"
+    patient = of_type(hl7v2_to_fhir(msg("ADT^A01", PID, "PV1" + "|".join(fields)), strict=True), "Patient")[0]
+    importance = next(e for e in patient["extension"] if e["url"].endswith("patient-importance"))
+    assert importance["valueCodeableConcept"]["coding"][0]["code"] == "VIP"

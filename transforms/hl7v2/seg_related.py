@@ -64,14 +64,31 @@ def nk1(ctx: Ctx, seg: Segment) -> None:
         idents.append({"system": _SSN, "value": ctx.leaf(seg, 37)})
     if idents:
         res["identifier"] = idents
-    _contact(ctx, res)
+    _contact(ctx, res, _contact_organization(ctx, seg))
     name = names[0] if names else {}
     key = f"RelatedPerson|{ctx.patient_key}|{name.get('family', '')}|{'.'.join(name.get('given', []))}|{ctx.leaf(seg, 3)}"
     ctx.bundle.add(res, key)
     ctx.last = res
 
 
-def _contact(ctx: Ctx, related: dict) -> None:
+def _contact_organization(ctx: Ctx, seg: Segment) -> str | None:
+    """IG NK1[Patient]: NK1-13 is the contact's Organization; NK1-30/31/32 its contact person."""
+    ref = ctx.organization(ctx.first(seg, 13)) if ctx.first(seg, 13) else None
+    org = next((e["resource"] for e in ctx.bundle.entries if e["fullUrl"] == ref), None) if ref else None
+    if org is not None and "contact" not in org:
+        person: dict = {}
+        name = xpn(ctx.first(seg, 30), ctx.enc)
+        points = telecom(ctx, seg, 31, "")
+        address = xad(ctx.first(seg, 32), ctx.enc)
+        for key, value in (("name", name), ("telecom", points), ("address", address)):
+            if value:
+                person[key] = value
+        if person:
+            org["contact"] = [person]
+    return ref
+
+
+def _contact(ctx: Ctx, related: dict, organization: str | None = None) -> None:
     """IG NK1[Patient]: the next of kin is also listed in Patient.contact."""
     if ctx.patient_res is None:
         return
@@ -79,6 +96,8 @@ def _contact(ctx: Ctx, related: dict) -> None:
     for key in ("name", "address"):  # single-valued in Patient.contact
         if related.get(key):
             contact[key] = related[key][0]
+    if organization:
+        contact["organization"] = {"reference": organization}
     if contact:
         ctx.patient_res.setdefault("contact", []).append(contact)
 

@@ -122,6 +122,9 @@ def _hospitalization(ctx: Ctx, seg: Segment, res: dict) -> None:
     courtesy = cwe(ctx.first(seg, 16), ctx.enc)  # IG PV1-16 VIP indicator
     if courtesy:
         hosp["specialCourtesy"] = [courtesy]
+        if ctx.patient_res is not None:  # IG PV1[Patient]: and the patient's importance
+            ctx.patient_res.setdefault("extension", []).append(
+                {"url": "http://hl7.org/fhir/StructureDefinition/patient-importance", "valueCodeableConcept": courtesy})
     diet = cwe(ctx.first(seg, 38), ctx.enc)
     if diet:
         hosp["dietPreference"] = [diet]
