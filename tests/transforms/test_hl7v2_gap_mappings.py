@@ -211,3 +211,14 @@ def test_pv1_16_vip_is_also_the_patients_importance() -> None:
     patient = of_type(hl7v2_to_fhir(msg("ADT^A01", PID, "PV1" + "|".join(fields)), strict=True), "Patient")[0]
     importance = next(e for e in patient["extension"] if e["url"].endswith("patient-importance"))
     assert importance["valueCodeableConcept"]["coding"][0]["code"] == "VIP"
+
+
+def test_pid_citizenship_nationality_and_animal_extensions() -> None:
+    fields = [""] * 40
+    fields[3], fields[5], fields[26], fields[28] = "12345^^^HOSP^MR", "Doe^Rex", "US^USA^ISO3166_1", "CA^Canada^ISO3166_1"
+    fields[35], fields[36] = "125097000^Goat^SCT", "4880003^Beagle^SCT"
+    patient = of_type(hl7v2_to_fhir(msg("ADT^A01", "PID" + "|".join(fields)), strict=True), "Patient")[0]
+    by_url = {e["url"].rsplit("/", 1)[1]: e for e in patient["extension"]}
+    assert by_url["patient-citizenship"]["extension"][0]["valueCodeableConcept"]["coding"][0]["code"] == "US"
+    assert by_url["patient-nationality"]["extension"][0]["valueCodeableConcept"]["coding"][0]["code"] == "CA"
+    assert [p["url"] for p in by_url["patient-animal"]["extension"]] == ["species", "breed"]

@@ -171,8 +171,24 @@ def _extensions(ctx: Ctx, seg: Segment, res: dict) -> None:
     birthplace = ctx.leaf(seg, 23)
     if birthplace:
         ext.append({"url": FHIR_EXT + "patient-birthPlace", "valueAddress": {"text": birthplace}})
+    ext += _coded_extensions(ctx, seg)
     if ext:
         res["extension"] = ext
+
+
+def _coded_extensions(ctx: Ctx, seg: Segment) -> list[dict]:
+    """IG PID-26 / PID-39 citizenship, PID-28 nationality, PID-35 / PID-36 animal species and breed."""
+    out = []
+    for n, name in ((26, "patient-citizenship"), (28, "patient-nationality"), (39, "patient-citizenship")):
+        for rep in ctx.reps(seg, n):
+            concept = cwe(rep, ctx.enc)
+            if concept:
+                out.append({"url": FHIR_EXT + name, "extension": [{"url": "code", "valueCodeableConcept": concept}]})
+    animal = [{"url": part, "valueCodeableConcept": concept}
+              for n, part in ((35, "species"), (36, "breed")) if (concept := cwe(ctx.first(seg, n), ctx.enc))]
+    if animal and animal[0]["url"] == "species":  # the extension requires the species
+        out.append({"url": FHIR_EXT + "patient-animal", "extension": animal})
+    return out
 
 
 def _category_extension(ctx: Ctx, seg: Segment, n: int, name: str) -> dict | None:
