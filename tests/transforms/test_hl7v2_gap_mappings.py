@@ -222,3 +222,12 @@ def test_pid_citizenship_nationality_and_animal_extensions() -> None:
     assert by_url["patient-citizenship"]["extension"][0]["valueCodeableConcept"]["coding"][0]["code"] == "US"
     assert by_url["patient-nationality"]["extension"][0]["valueCodeableConcept"]["coding"][0]["code"] == "CA"
     assert [p["url"] for p in by_url["patient-animal"]["extension"]] == ["species", "breed"]
+
+
+def test_orc4_requisition_orc29_location_obr11_reflex_and_obr46_details() -> None:
+    orc = "ORC|NW|P9^EHR||G7^EHR" + "|" * 25 + "O^Outpatient^HL70482"
+    obr = "OBR|1|P9^EHR||2345-7^Glucose^LN|||||||G" + "|" * 35 + "X1^Extra^L"
+    request = of_type(hl7v2_to_fhir(msg("ORM^O01", PID, orc, obr), strict=True), "ServiceRequest")[0]
+    assert request["requisition"]["value"] == "G7" and request["requisition"]["type"]["coding"][0]["code"] == "PGN"
+    assert request["locationCode"][0]["coding"][0]["code"] == "O"
+    assert request["intent"] == "reflex-order" and request["orderDetail"][0]["coding"][0]["code"] == "X1"

@@ -100,9 +100,27 @@ def _service_request(ctx: Ctx, orc_seg: Segment | None, seg: Segment, code: dict
     reasons = [c for c in (cwe(r, ctx.enc) for r in ctx.reps(seg, 31)) if c]
     if reasons:
         res["reasonCode"] = reasons
+    _order_details(ctx, orc_seg, seg, res)
     key, ident = _key(ctx, "ServiceRequest", idents, f"{code.get('coding', [{}])[0].get('code', '')}|{authored}")
     ctx.group["sr_key"] = key
     return ctx.bundle.add(res, key, ident), res
+
+
+def _order_details(ctx: Ctx, orc_seg: Segment | None, seg: Segment, res: dict) -> None:
+    """IG ORC[ServiceRequest] / OBR[ServiceRequest]: ORC-4 requisition, ORC-29 location code,
+    OBR-11 `G` a reflex order, OBR-46 / OBR-47 order details."""
+    group = ei(ctx.first(orc_seg, 4), ctx.enc, ctx.sender_system) if orc_seg is not None else None
+    if group:
+        group["type"] = {"coding": [{"system": V2 + "0203", "code": "PGN"}]}
+        res["requisition"] = group
+    where = cwe(ctx.first(orc_seg, 29), ctx.enc) if orc_seg is not None else None
+    if where:
+        res["locationCode"] = [where]
+    if ctx.leaf(seg, 11) == "G":
+        res["intent"] = "reflex-order"
+    details = [c for n in (46, 47) for c in (cwe(r, ctx.enc) for r in ctx.reps(seg, n)) if c]
+    if details:
+        res["orderDetail"] = details
 
 
 def _report(ctx: Ctx, seg: Segment, code: dict, idents: list[dict], sr_ref: str) -> None:
