@@ -172,22 +172,54 @@ def compare_bundles(expected: dict, actual: dict | None) -> Agreement:
             wanted.setdefault(rtype, []).append(facts_of(res, exp_index))
     for rtype, facts_list in wanted.items():
         candidates = pool.get(rtype, [])
-        # Pair best scores first, so one good match is not spent on a poor one; among equal scores
-        # the pair naming the same thing (name / identifier) wins, so a bed is not paired with a ward.
-        scores = sorted(((_score(e, a), _same_entity(e, a), i, j) for i, e in enumerate(facts_list)
-                         for j, a in enumerate(candidates)), key=lambda t: (-t[0], -t[1], t[2], t[3]))
-        paired: dict[int, int] = {}
-        used_a: set[int] = set()
-        for score, _, i, j in scores:
-            if i not in paired and j not in used_a:
-                paired[i] = j
-                used_a.add(j)
-                result.found[rtype] += score
+        # The pairing that reproduces the most facts overall (an optimal assignment); among equal
+        # totals, pairs naming the same thing (name / identifier) win, so a bed is not a ward's match.
+        weights = [[_score(e, a) * 1000 + _same_entity(e, a) for a in candidates] for e in facts_list]
+        paired = _assign(weights)
+        used_a = set(paired.values())
+        result.found[rtype] += sum(_score(facts_list[i], candidates[j]) for i, j in paired.items())
         result.found[rtype] += _score_duplicates(facts_list, candidates, paired)
         result.expected[rtype] += sum(sum(f.values()) for f in facts_list)
         result.extra += len(candidates) - len(used_a)
     result.extra += sum(len(v) for k, v in pool.items() if k not in wanted)
     return result
+
+
+def _assign(weights: list[list[int]]) -> dict[int, int]:
+    """Row -> column pairing with the largest total weight (Hungarian method, O(n^3)); zero-weight pairs dropped."""
+    rows = len(weights)
+    cols = len(weights[0]) if rows else 0
+    if not rows or not cols:
+        return {}
+    size = max(rows, cols)
+    top = max(max(r) for r in weights)
+    cost = [[top - (weights[i][j] if i < rows and j < cols else 0) for j in range(size)] for i in range(size)]
+    inf = float("inf")
+    u, v, match, way = [0.0] * (size + 1), [0.0] * (size + 1), [0] * (size + 1), [0] * (size + 1)
+    for i in range(1, size + 1):
+        match[0], j0 = i, 0
+        low, used = [inf] * (size + 1), [False] * (size + 1)
+        while match[j0]:
+            used[j0], i0, delta, j1 = True, match[j0], inf, 0
+            for j in range(1, size + 1):
+                if not used[j]:
+                    here = cost[i0 - 1][j - 1] - u[i0] - v[j]
+                    if here < low[j]:
+                        low[j], way[j] = here, j0
+                    if low[j] < delta:
+                        delta, j1 = low[j], j
+            for j in range(size + 1):
+                if used[j]:
+                    u[match[j]] += delta
+                    v[j] -= delta
+                else:
+                    low[j] -= delta
+            j0 = j1
+        while j0:
+            j1 = way[j0]
+            match[j0], j0 = match[j1], j1
+    return {match[j] - 1: j - 1 for j in range(1, size + 1)
+            if match[j] - 1 < rows and j - 1 < cols and weights[match[j] - 1][j - 1] > 0}
 
 
 _IDENTITY_PATHS = frozenset(("name", "name.family", "identifier.value"))
