@@ -231,3 +231,10 @@ def test_orc4_requisition_orc29_location_obr11_reflex_and_obr46_details() -> Non
     assert request["requisition"]["value"] == "G7" and request["requisition"]["type"]["coding"][0]["code"] == "PGN"
     assert request["locationCode"][0]["coding"][0]["code"] == "O"
     assert request["intent"] == "reflex-order" and request["orderDetail"][0]["coding"][0]["code"] == "X1"
+
+
+def test_order_control_the_ig_leaves_unmapped_gives_unknown_status() -> None:
+    bundle = hl7v2_to_fhir(msg("ORM^O01", PID, "ORC|SC|P9^EHR", "OBR|1|P9^EHR||2345-7^Glucose^LN"), strict=True)
+    assert of_type(bundle, "ServiceRequest")[0]["status"] == "unknown"
+    bundle = hl7v2_to_fhir(msg("ORM^O01", PID, "ORC|NW|P9^EHR", "OBR|1|P9^EHR||2345-7^Glucose^LN"), strict=True)
+    assert of_type(bundle, "ServiceRequest")[0]["status"] == "active"

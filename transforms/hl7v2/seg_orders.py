@@ -45,7 +45,10 @@ def order_identifiers(ctx: Ctx, orc_seg: Segment | None, detail: Segment | None)
 
 
 def order_status(ctx: Ctx, orc_seg: Segment | None, default: str) -> str:
-    """ORC-5 (order status) first, then ORC-1 (order control), per the IG concept maps."""
+    """ORC-5 (order status) first, then ORC-1 (order control), per the IG concept maps.
+
+    An order message whose ORC-1 the map leaves open (``SC`` status changed, ``XO`` ...) gets
+    ``unknown`` from the caller: the message says the status changed, not to what."""
     if orc_seg is not None:
         for table, n in (("OrderStatus", 5), ("OrderControlCode[ServiceRequest.status]", 1)):
             mapped = lookup(table, ctx.leaf(orc_seg, n))
@@ -82,7 +85,8 @@ def _service_request(ctx: Ctx, orc_seg: Segment | None, seg: Segment, code: dict
     res = profiled({"resourceType": "ServiceRequest"}, "us-core-servicerequest")
     if idents:
         res["identifier"] = idents
-    res["status"] = order_status(ctx, orc_seg, "completed" if ctx.msg.message_type in _RESULT_MESSAGES else "active")
+    res["status"] = order_status(ctx, orc_seg, "completed" if ctx.msg.message_type in _RESULT_MESSAGES else
+                                 ("unknown" if orc_seg is not None and ctx.leaf(orc_seg, 1) else "active"))
     res["intent"] = "order"
     res["code"] = code
     ctx.subject(res)
