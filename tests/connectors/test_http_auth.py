@@ -99,3 +99,34 @@ channels:
     finally:
         engine.store.write = type(engine.store).write.__get__(engine.store)  # type: ignore[method-assign]
         await engine.stop()
+
+
+async def test_mutual_tls_on_the_http_listener_refuses_a_client_without_a_certificate(tmp_path: Path,
+                                                                                     pki: Path) -> None:
+    port = free_port()
+    engine = Engine(load_config_text(f"""
+engine:
+  store: "sqlite:///{tmp_path}/s.db"
+  broker: embedded
+  http: {{listen: "127.0.0.1:{port}", tls: {{cert: "{pki}/server.pem", key: "{pki}/server.key",
+                                              client_ca: "{pki}/ca.pem"}}}}
+channels:
+  fhir_in:
+    source: {{type: http, path: /fhir, format: fhir}}
+    destinations:
+      out: {{type: file, directory: "{tmp_path}/out"}}
+"""), config_dir=tmp_path)
+    await engine.start()
+    url, headers = f"https://127.0.0.1:{port}/fhir", {"Content-Type": "application/fhir+json"}
+    try:
+        with_cert = ssl.create_default_context(cafile=str(pki / "ca.pem"))
+        with_cert.load_cert_chain(str(pki / "client.pem"), str(pki / "client.key"))
+        async with aiohttp.ClientSession() as session:
+            async with session.post(url, data=PATIENT, headers=headers, ssl=with_cert) as response:
+                assert response.status == 201
+            without = ssl.create_default_context(cafile=str(pki / "ca.pem"))
+            with pytest.raises(aiohttp.ClientError):
+                async with session.post(url, data=PATIENT, headers=headers, ssl=without) as response:
+                    await response.read()
+    finally:
+        await engine.stop()

@@ -160,3 +160,22 @@ async def test_work_outlives_a_restart_with_no_consumer(kind: str, tmp_path: Pat
     await store.close()
     if kind == "rabbitmq":
         delete_queues(request.getfixturevalue("amqp_url"), [queue])
+
+
+@pytest.mark.rabbitmq
+def test_queue_depth_is_read_from_rabbitmq(amqp_url: str, unique: str) -> None:
+    import pika
+
+    from hl7bridge.engine.brokers.rabbitmq_admin import delete_queues, queue_depths
+
+    queue = f"depth_{unique}"
+    connection = pika.BlockingConnection(pika.URLParameters(amqp_url))
+    channel = connection.channel()
+    channel.queue_declare(queue, durable=True, arguments={"x-queue-type": "classic"})
+    for _ in range(3):
+        channel.basic_publish("", queue, b"x")
+    connection.close()
+    try:
+        assert queue_depths(amqp_url, [queue, f"missing_{unique}"]) == {queue: 3}
+    finally:
+        delete_queues(amqp_url, [queue])

@@ -39,3 +39,16 @@ def test_ack_codes_follow_the_defaults_unless_a_destination_overrides_them() -> 
     assert [ack_outcome(c) for c in ("AA", "CA", "AE", "CE", "AR", "CR", "timeout")] == [
         "success", "success", "retry", "retry", "dead_letter", "dead_letter", "retry"]
     assert ack_outcome("AE", {"AE": "dead_letter"}) == "dead_letter"
+
+
+def test_retry_after_is_read_as_seconds_or_as_an_http_date() -> None:
+    import email.utils
+    import time
+
+    from hl7bridge.connectors.http import parse_retry_after
+
+    assert parse_retry_after("120") == 120.0
+    assert parse_retry_after(None) is None and parse_retry_after("soon") is None
+    later = email.utils.formatdate(time.time() + 60, usegmt=True)
+    assert 55 <= parse_retry_after(later) <= 61
+    assert parse_retry_after(email.utils.formatdate(time.time() - 60, usegmt=True)) == 0.0
