@@ -79,8 +79,8 @@ class HttpSource:
             return outcome(415, "not-supported", f"Content-Type must be one of {', '.join(ACCEPTED_TYPES[self.spec.format])}")
         if request.content_length is not None and request.content_length > self.spec.max_body_bytes:
             return outcome(413, "too-costly", f"body larger than {self.spec.max_body_bytes} bytes")
-        body = await request.content.read(self.spec.max_body_bytes + 1)
-        if len(body) > self.spec.max_body_bytes:
+        body = await _read_body(request, self.spec.max_body_bytes)
+        if body is None:
             return outcome(413, "too-costly", f"body larger than {self.spec.max_body_bytes} bytes")
         try:
             claims = self.auth.authenticate(request.headers.get("Authorization")) if self.auth else {}
@@ -168,6 +168,18 @@ class HttpSource:
             return outcome(422, "conflict", "this Idempotency-Key was used with a different body")
         return web.Response(status=result.status, body=result.body, content_type="application/json",
                             headers={"Location": f"/messages/{result.message_id}"})
+
+
+async def _read_body(request: web.Request, limit: int) -> bytes | None:
+    """The whole body, read chunk by chunk (a single read returns only what has arrived so far);
+    None as soon as it passes ``limit``, without reading the rest."""
+    chunks, total = [], 0
+    while chunk := await request.content.read(65_536):
+        total += len(chunk)
+        if total > limit:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def _unauthorized(failure: AuthFailure) -> web.Response:

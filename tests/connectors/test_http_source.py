@@ -160,3 +160,19 @@ def test_json_depth_counts_nesting_and_ignores_brackets_in_strings() -> None:
     assert json_depth(b'{"a": [1, {"b": "[[[{{{"}]}') == 3
     assert json_depth(b'{"a": "\\"[[["}') == 1
     assert json_depth(b"[" * 100 + b"]" * 100, limit=10) == 11
+
+
+async def test_a_body_sent_slowly_in_small_pieces_is_read_whole(api: Posting) -> None:
+    body = orjson.dumps(PATIENT | {"name": [{"family": "TESTPATIENT", "given": ["A" * 5000]}]})
+
+    async def trickle():  # type: ignore[no-untyped-def]
+        for start in range(0, len(body), 1000):
+            yield body[start:start + 1000]
+            await asyncio.sleep(0)  # hand each piece to the transport separately
+
+    async with api.session.post(api.base + "/fhir/open", data=trickle(),
+                                headers={"Content-Type": "application/fhir+json"}) as response:
+        assert response.status == 201
+    stored = await api.engine.store.read(lambda c: c.execute(text(
+        "select length(body) from contents where kind = 'raw'")).scalar_one())
+    assert stored == len(body)
