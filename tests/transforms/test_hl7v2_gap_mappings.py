@@ -238,3 +238,13 @@ def test_order_control_the_ig_leaves_unmapped_gives_unknown_status() -> None:
     assert of_type(bundle, "ServiceRequest")[0]["status"] == "unknown"
     bundle = hl7v2_to_fhir(msg("ORM^O01", PID, "ORC|NW|P9^EHR", "OBR|1|P9^EHR||2345-7^Glucose^LN"), strict=True)
     assert of_type(bundle, "ServiceRequest")[0]["status"] == "active"
+
+
+def test_in1_10_identifies_the_policy_holder_organization_of_in1_11() -> None:
+    fields = [""] * 18
+    fields[1], fields[2], fields[3], fields[4] = "1", "BAV^Blue Advantage", "IC-1^^^BCBS", "Blue Cross"
+    fields[10], fields[11], fields[17] = "EMP-7^^^HOSP^EN", "Acme Corp", "SEL"
+    bundle = hl7v2_to_fhir(msg("ADT^A01", PID, "IN1" + "|".join(fields)), strict=True)
+    coverage = of_type(bundle, "Coverage")[0]
+    holder = next(e["resource"] for e in bundle["entry"] if e["fullUrl"] == coverage["policyHolder"]["reference"])
+    assert holder["name"] == "Acme Corp" and "EMP-7" in [i["value"] for i in holder["identifier"]]

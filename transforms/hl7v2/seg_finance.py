@@ -45,7 +45,7 @@ def coverage(ctx: Ctx, seg: Segment) -> None:
         if role:
             res["relationship"]["coding"].append({"system": role[2], "code": role[0]})
         profiled(res, "us-core-coverage")
-    holder = ctx.organization(ctx.first(seg, 11)) if ctx.first(seg, 11) else None
+    holder = _policy_holder(ctx, seg)
     if holder:
         res["policyHolder"] = {"reference": holder}
     start, end = dtm(ctx.leaf(seg, 12), ctx.tz, "IN1-12"), dtm(ctx.leaf(seg, 13), ctx.tz, "IN1-13")
@@ -120,6 +120,20 @@ def guarantor(ctx: Ctx, seg: Segment) -> None:
     family = names[0].get("family", "")
     ctx.bundle.add(res, f"RelatedPerson|{ctx.patient_key}|guarantor|{family}|{ctx.leaf(seg, 2)}")
     ctx.last = res
+
+
+def _policy_holder(ctx: Ctx, seg: Segment) -> str | None:
+    """IG IN1-11 (XON) is the policy holder Organization, IN1-10 (CX, insured's group employer id) its identifier."""
+    employer = ctx.identifier(ctx.first(seg, 10)) if ctx.first(seg, 10) else None
+    holder = ctx.organization(ctx.first(seg, 11)) if ctx.first(seg, 11) else None
+    if holder is None and employer is not None:
+        org = {"resourceType": "Organization", "active": True, "identifier": [employer]}
+        return ctx.bundle.add(org, f"Organization|{employer.get('system', '')}|{employer['value']}", employer,
+                              create_only=True)
+    org = next((e["resource"] for e in ctx.bundle.entries if e["fullUrl"] == holder), None) if employer else None
+    if org is not None and employer["value"] not in [i.get("value") for i in org.get("identifier", [])]:
+        org.setdefault("identifier", []).append(employer)
+    return holder
 
 
 def charge(ctx: Ctx, seg: Segment) -> None:
