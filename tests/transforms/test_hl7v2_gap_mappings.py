@@ -248,3 +248,17 @@ def test_in1_10_identifies_the_policy_holder_organization_of_in1_11() -> None:
     coverage = of_type(bundle, "Coverage")[0]
     holder = next(e["resource"] for e in bundle["entry"] if e["fullUrl"] == coverage["policyHolder"]["reference"])
     assert holder["name"] == "Acme Corp" and "EMP-7" in [i["value"] for i in holder["identifier"]]
+
+
+def test_ft1_department_facilities_and_enterer_on_the_charge() -> None:
+    fields = [""] * 34
+    fields[1], fields[4], fields[6], fields[7] = "1", "20191122", "CG", "71045^Xray chest^C4"
+    fields[13], fields[24] = "RAD-1^Radiology^L", "77^Entered^Ed"
+    fields[32], fields[33] = "Lab Inc", "GOOD HEALTH HOSPITAL"
+    bundle = hl7v2_to_fhir(msg("DFT^P03", PID, "FT1" + "|".join(fields)), strict=True)
+    charge = of_type(bundle, "ChargeItem")[0]
+    named = {e["fullUrl"]: e["resource"] for e in bundle["entry"]}
+    assert named[charge["costCenter"]["reference"]]["identifier"][0]["value"] == "RAD-1"
+    assert named[charge["performingOrganization"]["reference"]]["name"] == "Lab Inc"
+    assert named[charge["requestingOrganization"]["reference"]]["name"] == "GOOD HEALTH HOSPITAL"
+    assert named[charge["enterer"]["reference"]]["resourceType"] == "Practitioner"

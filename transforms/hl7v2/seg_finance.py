@@ -177,6 +177,28 @@ def charge(ctx: Ctx, seg: Segment) -> None:
     reasons = [c for c in (cwe(r, ctx.enc) for r in ctx.reps(seg, 19)) if c]
     if reasons:
         res["reason"] = reasons
+    _charge_parties(ctx, seg, res)
     label = code.get("coding", [{}])[0].get("code", "")
     ctx.bundle.add(res, f"ChargeItem|{ctx.patient_key}|{transaction}|{label}|{start}|{ctx.leaf(seg, 1)}", ident)
     ctx.last = res
+
+
+def _charge_parties(ctx: Ctx, seg: Segment, res: dict) -> None:
+    """FT1-13 department -> costCenter, FT1-32 / FT1-33 performing / ordering facility, FT1-24 enterer.
+
+    The IG has no FT1 map; these follow the FT1 field definitions onto ChargeItem's own elements.
+    """
+    department = Comps(ctx.first(seg, 13), ctx.enc)
+    if department.c(1) or department.c(2):
+        org: dict = {"resourceType": "Organization", "active": True, "name": department.c(2) or department.c(1)}
+        if department.c(1):
+            org["identifier"] = [{"system": ctx.sender_system + ":department", "value": department.c(1)}]
+        res["costCenter"] = {"reference": ctx.bundle.add(org, f"Organization|department|{department.c(1)}",
+                                                        (org.get("identifier") or [None])[0], create_only=True)}
+    for n, key in ((32, "performingOrganization"), (33, "requestingOrganization")):
+        ref = ctx.organization(ctx.first(seg, n)) if ctx.first(seg, n) else None
+        if ref:
+            res[key] = {"reference": ref}
+    enterer = ctx.practitioner(ctx.first(seg, 24)) if ctx.first(seg, 24) else None
+    if enterer:
+        res["enterer"] = {"reference": enterer}
