@@ -40,18 +40,18 @@ def _pairs() -> list[tuple[Path, Path]]:
 # Per message type, a little (about one point) below the share measured when last raised, so a
 # regression fails here; docs/hl7v2-to-fhir.md gives the measured values and why some stay low.
 FLOORS: dict[str, float] = {
-    "ADT_A01": 0.74, "ADT_A02": 0.84, "ADT_A03": 0.74, "ADT_A04": 0.70, "ADT_A05": 0.79, "ADT_A06": 0.74,
-    "ADT_A07": 0.72, "ADT_A08": 0.74, "ADT_A09": 0.89, "ADT_A10": 0.89, "ADT_A11": 0.90, "ADT_A13": 0.75,
+    "ADT_A01": 0.74, "ADT_A02": 0.84, "ADT_A03": 0.74, "ADT_A04": 0.70, "ADT_A05": 0.79, "ADT_A06": 0.75,
+    "ADT_A07": 0.73, "ADT_A08": 0.74, "ADT_A09": 0.89, "ADT_A10": 0.89, "ADT_A11": 0.90, "ADT_A13": 0.75,
     "ADT_A14": 0.79, "ADT_A15": 0.90, "ADT_A16": 0.79, "ADT_A25": 0.90, "ADT_A26": 0.90, "ADT_A27": 0.90,
     "ADT_A28": 0.78, "ADT_A29": 0.90, "ADT_A31": 0.78, "ADT_A40": 0.65, "ADT_A41": 0.79, "ADT_A45": 0.95,
-    "ADT_A47": 0.65, "ADT_A60": 0.79, "BAR_P01": 0.74, "BAR_P02": 0.79, "BAR_P12": 0.85, "DFT_P03": 0.65,
-    "DFT_P11": 0.61, "MDM_T01": 0.69, "MDM_T02": 0.40, "MDM_T05": 0.68, "MDM_T06": 0.62, "MDM_T09": 0.68,
-    "MDM_T10": 0.62, "OMG_O19": 0.58, "OML_O21": 0.60, "ORM_O01": 0.65, "ORU_R01": 0.76, "OUL_R22": 0.48,
-    "OUL_R23": 0.60, "OUL_R24": 0.62, "RDE_O11": 0.56, "RDE_O25": 0.55, "RDS_O13": 0.57, "REF_I12": 0.52,
-    "REF_I14": 0.52, "SIU_S12": 0.68, "SIU_S13": 0.64, "SIU_S14": 0.64, "SIU_S15": 0.63, "SIU_S16": 0.63,
+    "ADT_A47": 0.65, "ADT_A60": 0.79, "BAR_P01": 0.74, "BAR_P02": 0.79, "BAR_P12": 0.85, "DFT_P03": 0.69,
+    "DFT_P11": 0.65, "MDM_T01": 0.69, "MDM_T02": 0.40, "MDM_T05": 0.68, "MDM_T06": 0.62, "MDM_T09": 0.68,
+    "MDM_T10": 0.62, "OMG_O19": 0.60, "OML_O21": 0.62, "ORM_O01": 0.70, "ORU_R01": 0.77, "OUL_R22": 0.48,
+    "OUL_R23": 0.60, "OUL_R24": 0.62, "RDE_O11": 0.58, "RDE_O25": 0.57, "RDS_O13": 0.58, "REF_I12": 0.53,
+    "REF_I14": 0.53, "SIU_S12": 0.68, "SIU_S13": 0.64, "SIU_S14": 0.64, "SIU_S15": 0.63, "SIU_S16": 0.63,
     "SIU_S17": 0.63, "SIU_S26": 0.63, "VXU_V04": 0.74
 }
-OVERALL_FLOOR = 0.70
+OVERALL_FLOOR = 0.71
 
 
 def test_agreement_per_message_type_is_reported_and_does_not_regress() -> None:
