@@ -72,6 +72,25 @@ _MESSAGE_FIELDS = ("id", "channel", "source", "message_type", "trigger_event", "
 _INSERT_MESSAGE = FastStatement(messages.insert(), _MESSAGE_FIELDS + ("received_at", "updated_at", "size_bytes"))
 _INSERT_CONTENT = FastStatement(contents.insert(), ("message_id", "kind", "created_at", "content_type", "body"))
 
+# The pipeline's per-message writes, prebuilt the same way (each runs once or twice per delivery).
+_CLAIM_RECEIVED = FastStatement(update(messages).where(
+    messages.c.id == bindparam("mid"), messages.c.status == bindparam("expect")).values(
+    status=bindparam("new_status"), updated_at=bindparam("now")))
+_INSERT_DELIVERY = FastStatement(deliveries.insert(), (
+    "id", "message_id", "channel", "destination", "status", "attempts", "idempotency_key", "created_at",
+    "updated_at", "replay_of"))
+_INSERT_ATTEMPT = FastStatement(attempts.insert(), (
+    "delivery_id", "message_id", "number", "at", "duration_ms", "outcome", "code", "error"))
+_UPDATE_DELIVERY = FastStatement(update(deliveries).where(deliveries.c.id == bindparam("did")).values(
+    status=bindparam("new_status"), attempts=bindparam("number"), updated_at=bindparam("now"),
+    last_code=bindparam("code"), last_error=bindparam("error"), next_attempt_at=bindparam("next_at")))
+_INSERT_EXCHANGE = FastStatement(contents.insert(), (
+    "message_id", "kind", "destination", "delivery_id", "created_at", "body"))
+_DELIVERY_STATES = FastStatement(select(deliveries.c.id, deliveries.c.status, deliveries.c.replay_of).where(
+    deliveries.c.message_id == bindparam("mid")))
+_SET_MESSAGE_STATUS = FastStatement(update(messages).where(messages.c.id == bindparam("mid")).values(
+    status=bindparam("new_status"), updated_at=bindparam("now")))
+
 
 def store_received(connection: Connection, message: NewMessage) -> Stored:
     """Store a received message (and queue it for its channel unless it is ERRORED); a duplicate
@@ -123,25 +142,23 @@ def queue_deliveries(connection: Connection, message_id: str, channel: str, dest
     two copies of the same channel work -- republished after a crash -- never make two sets of
     deliveries; the copy that loses gets [] and does nothing."""
     now = time.time()
-    if first_time:
-        claimed = connection.execute(update(messages).where(messages.c.id == message_id,
-                                                            messages.c.status == RECEIVED)
-                                     .values(status=QUEUED, updated_at=now))
-        if claimed.rowcount != 1:
-            return []
-    connection.execute(contents.insert().values(message_id=message_id, kind="transformed", created_at=now,
-                                                content_type=content_type, body=payload))
+    claim = {"mid": message_id, "expect": RECEIVED, "new_status": QUEUED, "now": now}
+    if first_time and _CLAIM_RECEIVED.execute(connection, claim).rowcount != 1:
+        return []
+    _INSERT_CONTENT.execute(connection, {"message_id": message_id, "kind": "transformed", "created_at": now,
+                                         "content_type": content_type, "body": payload})
     ids = []
     for destination in destinations:
         delivery_id = new_id()
-        connection.execute(deliveries.insert().values(
-            id=delivery_id, message_id=message_id, channel=channel, destination=destination, status=QUEUED,
-            attempts=0, idempotency_key=f"{message_id}.{destination}.{delivery_id}", created_at=now,
-            updated_at=now, replay_of=(replay_of or {}).get(destination)))
+        _INSERT_DELIVERY.execute(connection, {
+            "id": delivery_id, "message_id": message_id, "channel": channel, "destination": destination,
+            "status": QUEUED, "attempts": 0, "idempotency_key": f"{message_id}.{destination}.{delivery_id}",
+            "created_at": now, "updated_at": now, "replay_of": (replay_of or {}).get(destination)})
         outbox.enqueue(connection, destination_queue(channel, destination),
                        orjson.dumps({"delivery_id": delivery_id, "key": order_key}))
         ids.append(delivery_id)
-    set_status(connection, message_id, QUEUED)
+    if not first_time:
+        set_status(connection, message_id, QUEUED)
     return ids
 
 
@@ -178,15 +195,14 @@ def record_attempt(connection: Connection, delivery: Row[Any], result: AttemptRe
     """Record one attempt and move the delivery on: DELIVERED, back to its queue after a delay
     (``requeue``; strict ordering retries in place instead), or DEAD_LETTERED to its .dlq."""
     now, number = time.time(), delivery.attempts + 1
-    connection.execute(attempts.insert().values(
-        delivery_id=delivery.id, message_id=delivery.message_id, number=number, at=now,
-        duration_ms=result.duration_ms, outcome=result.outcome, code=result.code,
-        error=result.error[:500] if result.error else None))
+    error = result.error[:500] if result.error else None
+    _INSERT_ATTEMPT.execute(connection, {
+        "delivery_id": delivery.id, "message_id": delivery.message_id, "number": number, "at": now,
+        "duration_ms": result.duration_ms, "outcome": result.outcome, "code": result.code, "error": error})
     status = {"success": DELIVERED, "dead_letter": DEAD_LETTERED}.get(result.outcome, QUEUED)
-    connection.execute(update(deliveries).where(deliveries.c.id == delivery.id).values(
-        status=status, attempts=number, updated_at=now, last_code=result.code,
-        last_error=result.error[:500] if result.error else None,
-        next_attempt_at=now + result.retry_in_secs if result.outcome == "retry" else None))
+    _UPDATE_DELIVERY.execute(connection, {
+        "did": delivery.id, "new_status": status, "number": number, "now": now, "code": result.code,
+        "error": error, "next_at": now + result.retry_in_secs if result.outcome == "retry" else None})
     _store_exchange(connection, delivery, result, now)
     queue = destination_queue(delivery.channel, delivery.destination)
     if result.outcome == "retry" and requeue:
@@ -203,18 +219,17 @@ def record_attempt(connection: Connection, delivery: Row[Any], result: AttemptRe
 def _store_exchange(connection: Connection, delivery: Row[Any], result: AttemptResult, now: float) -> None:
     for kind, body in (("sent", result.sent), ("response", result.response)):
         if body:
-            connection.execute(contents.insert().values(
-                message_id=delivery.message_id, kind=kind, destination=delivery.destination,
-                delivery_id=delivery.id, created_at=now, body=body[:1_048_576]))
+            _INSERT_EXCHANGE.execute(connection, {
+                "message_id": delivery.message_id, "kind": kind, "destination": delivery.destination,
+                "delivery_id": delivery.id, "created_at": now, "body": body[:1_048_576]})
 
 
 def refresh_message_status(connection: Connection, message_id: str) -> None:
     """A message is DELIVERED when all its live deliveries are, DEAD_LETTERED when one is and
     none is pending, else QUEUED.  A replayed delivery supersedes the one it replays."""
-    rows = connection.execute(select(deliveries.c.id, deliveries.c.status, deliveries.c.replay_of)
-                              .where(deliveries.c.message_id == message_id)).all()
-    replaced = {r.replay_of for r in rows if r.replay_of}
-    live = [r.status for r in rows if r.id not in replaced]
+    rows = _DELIVERY_STATES.execute(connection, {"mid": message_id}).fetchall()
+    replaced = {replay_of for _id, _status, replay_of in rows if replay_of}
+    live = [status for delivery_id, status, _replay_of in rows if delivery_id not in replaced]
     if not live:
         return
     if all(s == DELIVERED for s in live):
@@ -223,8 +238,7 @@ def refresh_message_status(connection: Connection, message_id: str) -> None:
         status = QUEUED
     else:
         status = DEAD_LETTERED
-    connection.execute(update(messages).where(messages.c.id == message_id).values(
-        status=status, updated_at=time.time()))
+    _SET_MESSAGE_STATUS.execute(connection, {"mid": message_id, "new_status": status, "now": time.time()})
 
 
 def count_by_status(connection: Connection, channel: str | None = None) -> dict[str, int]:

@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass
 
 import orjson
-from sqlalchemy import and_, delete, or_, select, update
+from sqlalchemy import and_, bindparam, delete, or_, select, update
 from sqlalchemy.engine import Connection
 
 from hl7bridge.engine.fastsql import FastStatement
@@ -62,6 +62,14 @@ def claim(connection: Connection, *, queues: list[str] | None, limit: int, lease
         claimed_until=now + lease_secs, delivery_count=outbox.c.delivery_count + 1))
     rows = connection.execute(select(outbox).where(outbox.c.id.in_(ids)).order_by(outbox.c.id))
     return [OutboxRow(r.id, r.queue, r.body, orjson.loads(r.headers), r.delivery_count) for r in rows]
+
+
+_DELETE_ONE = FastStatement(delete(outbox).where(outbox.c.id == bindparam("oid")))
+
+
+def remove_one(connection: Connection, row_id: int) -> None:
+    """Delete one finished row (the embedded broker's ack, once per stage per message)."""
+    _DELETE_ONE.execute(connection, {"oid": row_id})
 
 
 def remove(connection: Connection, ids: list[int]) -> None:

@@ -94,7 +94,7 @@ class EmbeddedBroker:
             except Exception as exc:  # handlers raise to ask for redelivery
                 await self._retry_later(row, exc)
             else:
-                await self.store.write(lambda c: outbox.remove(c, [row.id]))
+                await self.store.write(lambda c: outbox.remove_one(c, row.id))
         except StoreError:  # the row stays in the outbox and is taken again once the store answers
             log.warning("queue=%s item=%s store unavailable; will run again", row.queue, row.id)
         finally:
