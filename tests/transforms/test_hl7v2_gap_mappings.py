@@ -262,3 +262,11 @@ def test_ft1_department_facilities_and_enterer_on_the_charge() -> None:
     assert named[charge["performingOrganization"]["reference"]]["name"] == "Lab Inc"
     assert named[charge["requestingOrganization"]["reference"]]["name"] == "GOOD HEALTH HOSPITAL"
     assert named[charge["enterer"]["reference"]]["resourceType"] == "Practitioner"
+
+
+def test_pr1_after_ft1_is_the_service_charged_for() -> None:
+    ft1 = "FT1|1|T1||20191122||CG|71045^Xray chest^C4"
+    pr1 = "PR1|1||76164006^Biopsy of colon^SCT||20191122"
+    bundle = hl7v2_to_fhir(msg("DFT^P03", PID, ft1, pr1), strict=True)
+    procedure = next(e["fullUrl"] for e in bundle["entry"] if e["resource"]["resourceType"] == "Procedure")
+    assert of_type(bundle, "ChargeItem")[0]["service"] == [{"reference": procedure}]

@@ -109,7 +109,10 @@ def procedure(ctx: Ctx, seg: Segment) -> None:
     if ident:
         res["identifier"] = [ident]
     label = code.get("coding", [{}])[0].get("code", code.get("text", ""))
-    ctx.bundle.add(res, f"Procedure|{ctx.patient_key}|{label}|{performed or ''}", ident)
+    ref = ctx.bundle.add(res, f"Procedure|{ctx.patient_key}|{label}|{performed or ''}", ident)
+    charge = ctx.group.get("charge")
+    if isinstance(charge, dict):  # DFT / BAR: FT1 then its PR1 -> ChargeItem.service
+        charge.setdefault("service", []).append({"reference": ref})
     ctx.last = res
 
 

@@ -180,6 +180,7 @@ def charge(ctx: Ctx, seg: Segment) -> None:
     _charge_parties(ctx, seg, res)
     label = code.get("coding", [{}])[0].get("code", "")
     ctx.bundle.add(res, f"ChargeItem|{ctx.patient_key}|{transaction}|{label}|{start}|{ctx.leaf(seg, 1)}", ident)
+    ctx.group["charge"] = res  # a PR1 in the same financial group is the service charged for
     ctx.last = res
 
 
