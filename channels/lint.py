@@ -181,7 +181,13 @@ def _map_table_errors(options: dict[str, Any], path: tuple[Any, ...], marks: Mar
 
 
 def _destination_errors(config: Config, name: str, marks: Marks) -> Iterator[ConfigError]:
+    from hl7bridge.engine.brokers.names import RESERVED_DESTINATIONS
+
     for dest_name, dest in config.channels[name].destinations.items():
+        if dest_name in RESERVED_DESTINATIONS:  # <channel>.dlq is the channel queue's dead-letter queue
+            yield marks.error(("channels", name, "destinations", dest_name), "reserved-name",
+                              f"destination name {dest_name!r} is reserved for queue names",
+                              hint=f"call it {dest_name}_service or similar")
         if dest.type != "channel":
             continue
         path = ("channels", name, "destinations", dest_name, "channel")

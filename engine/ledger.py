@@ -162,11 +162,6 @@ def queue_deliveries(connection: Connection, message_id: str, channel: str, dest
     return ids
 
 
-def has_deliveries(connection: Connection, message_id: str) -> bool:
-    return connection.execute(select(deliveries.c.id).where(deliveries.c.message_id == message_id)
-                              .limit(1)).first() is not None
-
-
 def load_delivery(connection: Connection, delivery_id: str) -> tuple[Row[Any], Row[Any], Row[Any]] | None:
     """The delivery, its message, and the payload to send."""
     delivery = connection.execute(select(deliveries).where(deliveries.c.id == delivery_id)).first()

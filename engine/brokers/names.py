@@ -25,10 +25,6 @@ def dead_letter_queue(queue: str) -> str:
     return f"{queue}.dlq"
 
 
-def is_dead_letter_queue(queue: str) -> bool:
-    return queue.endswith(".dlq")
-
-
 def topology(channels: dict[str, list[str]]) -> list[str]:
     """All work queues for ``{channel: [destination, ...]}`` (each has a .dlq companion)."""
     names: list[str] = []

@@ -146,3 +146,20 @@ def test_built_in_steps_come_from_the_transform_registry_when_it_exists(monkeypa
 def test_built_in_steps_fall_back_to_the_documented_set(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "hl7bridge.transforms.registry", None)  # import raises ImportError
     assert builtin_steps() == {"hl7v2_to_fhir", "ccda_to_fhir", "fhir_to_hl7v2", "fhir_to_ccda", "set", "copy", "map", "python"}
+
+
+def test_destination_names_that_clash_with_queue_names_are_reserved() -> None:
+    import pytest
+
+    from hl7bridge.channels.load import load_config_text
+    from hl7bridge.engine.errors import ConfigErrors
+
+    text = """channels:
+  adt:
+    source: {type: mllp, listen: "127.0.0.1:2575"}
+    destinations:
+      dlq: {type: file, directory: out}
+"""
+    with pytest.raises(ConfigErrors) as caught:
+        load_config_text(text, file="c.yaml")
+    assert [(e.code, e.line) for e in caught.value.errors] == [("reserved-name", 5)]
