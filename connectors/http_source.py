@@ -101,16 +101,15 @@ class HttpSource:
             return outcome(400, "structure", "body is not valid JSON")
         if not isinstance(resource, dict) or not isinstance(resource.get("resourceType"), str):
             return outcome(400, "structure", "body is not a FHIR resource (no resourceType)", ["resourceType"])
-        types = describe(resource).resource_types
+        info = describe(resource)
         if self.auth is not None:
             try:
-                self.auth.authorize(request[CLAIMS], types)
+                self.auth.authorize(request[CLAIMS], info.resource_types)
             except AuthFailure as failure:
                 return _unauthorized(failure)
         problems = validate_resource(resource)
         if problems:
             return outcome(422, "invalid", "; ".join(f"{p}: {t}" for p, t in problems[:10]), [p for p, _ in problems[:10]])
-        info = describe(resource)
         doc = Document(body, "application/fhir+json", message_type=resource["resourceType"],
                        trigger_event=info.bundle_type, control_id=str(resource.get("id", ""))[:64],
                        patient_id=info.patient_id, correlation_id=request.headers.get("X-Correlation-ID"))

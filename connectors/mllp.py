@@ -13,7 +13,12 @@ import logging
 import ssl
 from collections.abc import Awaitable, Callable
 
-from hl7bridge.engine.errors import DeliveryError
+from hl7bridge.channels.spec import parse_host_port
+from hl7bridge.connectors.base import SendResult
+from hl7bridge.connectors.tls import client_context
+from hl7bridge.engine.acks import decode_text, read_header, split_segments
+from hl7bridge.engine.errors import DeliveryError, RejectedError
+from hl7bridge.engine.retry import ack_outcome
 
 START, END, CR = b"\x0b", b"\x1c", b"\r"
 log = logging.getLogger("hl7bridge.mllp")
@@ -245,21 +250,13 @@ class MllpDestination:
     """
 
     def __init__(self, spec: object) -> None:
-        from hl7bridge.channels.spec import parse_host_port
-        from hl7bridge.connectors.tls import client_context
-
         host, port = parse_host_port(getattr(spec, "endpoint"))
         tls = getattr(spec, "tls")
         context = client_context(ca=tls.client_ca, cert=tls.cert, key=tls.key, verify=tls.verify) if tls else None
         self.rules: dict[str, str] = dict(getattr(spec, "ack_rules"))
         self.client = MllpClient(host, port, ssl_context=context, timeout_secs=getattr(spec, "timeout_secs"))
 
-    async def send(self, payload: bytes, context: object) -> "SendResult":
-        from hl7bridge.connectors.base import SendResult
-        from hl7bridge.engine.acks import read_header, split_segments, decode_text
-        from hl7bridge.engine.errors import RejectedError
-        from hl7bridge.engine.retry import ack_outcome
-
+    async def send(self, payload: bytes, context: object) -> SendResult:
         control_id = read_header(payload).control_id
         try:
             ack = await self.client.send(payload)

@@ -66,15 +66,15 @@ class ChannelWorker:
 
     async def _handle(self, request: dict[str, Any]) -> None:
         message_id = request["message_id"]
-        row = await self.store.read(lambda c: ledger.load_message(c, message_id))
+        replay = request.get("replay")
+        source = replay.get("from", "raw") if replay else "raw"
+        row, raw = await self.store.read(  # one read, one thread hop: the message and its content
+            lambda c: (ledger.load_message(c, message_id), ledger.load_content(c, message_id, source)))
         if row is None:
             log.error("channel=%s message=%s not in the store; dropped from the queue", self.name, message_id)
             return
-        replay = request.get("replay")
         if replay is None and row.status != ledger.RECEIVED:
             return  # already processed: this is a redelivery after a crash
-        source = replay.get("from", "raw") if replay else "raw"
-        raw = await self.store.read(lambda c: ledger.load_content(c, message_id, source))
         if raw is None:
             log.error("channel=%s message=%s has no %s content (pruned); not replayed", self.name, message_id, source)
             return
