@@ -7,7 +7,8 @@ import threading
 from collections import defaultdict
 from pathlib import Path
 
-from hl7b_testkit import EngineProcess, HttpReceiver, MllpTestClient, Received, engine_config, free_port, hl7, msa
+from hl7b_testkit import (EngineProcess, HttpReceiver, MllpTestClient, Received, engine_config, free_port, hl7, msa,
+                          wait_until)
 
 
 def start_engine(tmp_path: Path, receiver: HttpReceiver, *, store: str, broker: str, channel: str,
@@ -83,6 +84,20 @@ def start_senders(port: int, prefix: str, total: int, connections: int) -> list[
     for sender in senders:
         sender.start()
     return senders
+
+
+def restart_and_expect_delivered(engine: EngineProcess, receiver: HttpReceiver, acked: set[str], *,
+                                 receive_secs: float = 90) -> dict[str, list[str]]:
+    """Start the engine again on the same store; every AA'd message must reach the receiver and be
+    DELIVERED.  Returns the Idempotency-Keys seen per control id."""
+    engine.start()  # same config, same store, same port
+    try:
+        wait_until(lambda: acked <= set(keys_by_control_id(receiver)), receive_secs,
+                   "every AA'd message at the HTTP receiver")
+        wait_until(lambda: acked <= delivered_ids(engine), 30, "every AA'd message DELIVERED in the store")
+        return keys_by_control_id(receiver)
+    finally:
+        assert engine.stop() == 0, engine.log.read_text()[-3000:]
 
 
 def acked_count(senders: list[StreamSender]) -> int:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from hl7b_testkit import HttpReceiver, wait_until
 
-from faults.fault_kit import (acked_count, delete_queues, delivered_ids, keys_by_control_id, start_engine,
+from faults.fault_kit import (acked_count, delete_queues, keys_by_control_id, restart_and_expect_delivered, start_engine,
                               start_senders)
 
 TOTAL, CONNECTIONS, KILL_AFTER = 1000, 4, 300
@@ -29,16 +29,9 @@ def kill_mid_stream_and_recover(tmp_path: Path, receiver: HttpReceiver, *, broke
     assert KILL_AFTER <= len(acked) < TOTAL, "the kill did not land mid-stream"
 
     assert acked - at_kill, "every AA'd message was delivered before the kill: recovery was not tested"
-    engine.start()  # same config, same store, same port
-    try:
-        wait_until(lambda: acked <= set(keys_by_control_id(receiver)), 90,
-                   "every AA'd message at the HTTP receiver")
-        wait_until(lambda: acked <= delivered_ids(engine), 30, "every AA'd message DELIVERED in the store")
-        keys = keys_by_control_id(receiver)
-        mixed = [c for c in acked if len(set(keys[c])) != 1]
-        assert not mixed, f"{len(mixed)} message(s) redelivered under another Idempotency-Key"
-    finally:
-        assert engine.stop() == 0, engine.log.read_text()[-3000:]
+    keys = restart_and_expect_delivered(engine, receiver, acked)
+    mixed = [c for c in acked if len(set(keys[c])) != 1]
+    assert not mixed, f"{len(mixed)} message(s) redelivered under another Idempotency-Key"
 
 
 def test_sigkill_mid_stream_loses_nothing_acked_with_the_embedded_broker(tmp_path: Path, receiver: HttpReceiver,
