@@ -15,6 +15,9 @@ _DOC_STATUS = {"AU": "final", "LA": "final", "DO": "preliminary", "DI": "prelimi
                "IN": "preliminary", "PA": "preliminary"}
 _CATEGORY = "http://hl7.org/fhir/us/core/CodeSystem/us-core-documentreference-category"
 _NULL = "http://terminology.hl7.org/CodeSystem/v3-NullFlavor"
+_V2 = "http://terminology.hl7.org/CodeSystem/v2-"
+_CONFIDENTIALITY = {"V": "Very restricted", "R": "Restricted", "U": "Usual control"}  # IG map, HL7 table 0272
+_RESULT_MESSAGES = frozenset(("ORU", "OUL"))
 
 
 def document(ctx: Ctx, seg: Segment) -> None:
@@ -45,20 +48,52 @@ def document(ctx: Ctx, seg: Segment) -> None:
     authenticator = ctx.practitioner(ctx.first(seg, 10)) if ctx.first(seg, 10) else None
     if authenticator:
         res["authenticator"] = {"reference": authenticator}
+    _labels(ctx, seg, res)
     context: dict = {}
     if ctx.encounter:
         context["encounter"] = [{"reference": ctx.encounter}]
     activity = dtm(ctx.leaf(seg, 4), ctx.tz, "TXA-4")
     if activity:
         context["period"] = {"start": activity}
+    related = _related_orders(ctx)
+    if related:
+        context["related"] = [{"reference": r} for r in related]
     if context:
         res["context"] = context
     res["content"] = []
+    created = dtm(ctx.leaf(seg, 6), ctx.tz, "TXA-6")
+    if created:
+        res["_creation"] = created  # finish_document puts it on every attachment
     key = (f"DocumentReference|{unique.get('system', '')}|{unique['value']}" if unique
            else f"DocumentReference|{ctx.patient_key}|{ctx.leaf(seg, 4)}|{ctx.leaf(seg, 2)}")
     ctx.bundle.add(res, key, unique)  # the identifier search parameter covers masterIdentifier
-    ctx.group = {"doc": res, "doc_text": [], "owner_key": key}
     ctx.last = res
+    if ctx.msg.message_type in _RESULT_MESSAGES:
+        return  # ORDER_DOCUMENT: the OBX results that follow still belong to the report
+    ctx.group = {"doc": res, "doc_text": [], "owner_key": key}
+
+
+def _related_orders(ctx: Ctx) -> list[str]:
+    """IG MDM_T02: DocumentReference.context.related = the ServiceRequests of the message (in a
+    result message, the order of the current group)."""
+    if ctx.msg.message_type in _RESULT_MESSAGES:
+        current = ctx.group.get("sr_ref")
+        return [current] if isinstance(current, str) else []
+    return [e["fullUrl"] for e in ctx.bundle.entries if e["resource"]["resourceType"] == "ServiceRequest"]
+
+
+def _labels(ctx: Ctx, seg: Segment, res: dict) -> None:
+    """TXA-13 parent document (relatesTo), TXA-18 confidentiality (IG DocumentConfidentialityStatus),
+    TXA-24 folder assignment (an extra category)."""
+    parent = ei(ctx.first(seg, 13), ctx.enc, ctx.sender_system)
+    if parent:
+        code = "replaces" if ctx.event in ("T09", "T10") else "appends"
+        res["relatesTo"] = [{"code": code, "target": {"type": "DocumentReference", "identifier": parent}}]
+    label = _CONFIDENTIALITY.get(ctx.leaf(seg, 18))
+    if label:
+        res["securityLabel"] = [{"coding": [{"system": _V2 + "0272", "code": ctx.leaf(seg, 18), "display": label}]}]
+    folders = [c for c in (cwe(r, ctx.enc) for r in ctx.reps(seg, 24)) if c]
+    res["category"].extend(folders)
 
 
 def _type(ctx: Ctx, seg: Segment) -> dict:
@@ -101,4 +136,8 @@ def finish_document(res: dict) -> None:
         entry.pop("_text", None)
     if not res["content"]:
         res["content"] = [{"attachment": {"contentType": "text/plain"}}]
+    created = res.pop("_creation", None)
+    if created:  # TXA-6 origination: when the document (each attachment of it) was created
+        for entry in res["content"]:
+            entry["attachment"].setdefault("creation", created)
 

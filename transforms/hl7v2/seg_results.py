@@ -54,6 +54,10 @@ def observation(ctx: Ctx, seg: Segment) -> None:
     else:
         res["dataAbsentReason"] = {"coding": [{"system": THO + "data-absent-reason", "code": "unknown"}]}
     _details(ctx, seg, res)
+    if "component" in res and "referenceRange" in res:
+        ranges = res.pop("referenceRange")  # IG OBX[Observation-Component]: component[each].referenceRange
+        for component in res["component"]:
+            component["referenceRange"] = ranges
     ident = ei(ctx.first(seg, 21), ctx.enc, ctx.sender_system)
     if ident:
         ident["type"] = {"coding": [{"system": THO + "v2-0203", "code": "FILL"}]}
@@ -61,16 +65,23 @@ def observation(ctx: Ctx, seg: Segment) -> None:
     order = ctx.group.get("sr_ref")
     if isinstance(order, str):
         res["basedOn"] = [{"reference": order}]
-    specimen = ctx.group.get("specimen_ref")
+    specimen = ctx.group.get("specimen_ref") or ctx.group.get("obr_specimen_ref")
     if specimen:
         res["specimen"] = {"reference": specimen}
     first_code = code.get("coding", [{}])[0].get("code", code.get("text", ""))
-    owner = ctx.group.get("dr_key") or ctx.group.get("owner_key") or ctx.patient_key
-    key = f"Observation|{owner}|{first_code}|{ctx.leaf(seg, 4)}|{ctx.leaf(seg, 1)}"
+    key = f"Observation|{_owner_key(ctx)}|{first_code}|{ctx.leaf(seg, 4)}|{ctx.leaf(seg, 1)}"
     ref = ctx.bundle.add(res, key, ident)
     if isinstance(report, dict):
         report.setdefault("result", []).append({"reference": ref})
     ctx.last = res
+
+
+def _owner_key(ctx: Ctx) -> str:
+    """What an Observation's key hangs on: its report (or document, or patient) and the SPM it follows,
+    so a patient-level OBX and a specimen-level OBX with the same code and set id stay apart."""
+    owner = str(ctx.group.get("dr_key") or ctx.group.get("owner_key") or ctx.patient_key)
+    specimen = ctx.group.get("specimen_ref")
+    return f"{owner}|{ctx.bundle.key_of(specimen)}" if isinstance(specimen, str) else owner
 
 
 def _categorise(res: dict, code: dict, in_report: bool) -> None:
@@ -169,7 +180,7 @@ def _details(ctx: Ctx, seg: Segment, res: dict) -> None:
                               for x in ctx.reps(seg, 16)) if r]
     lab = ctx.organization(ctx.first(seg, 23)) if ctx.first(seg, 23) else None
     director = ctx.practitioner_role(ctx.first(seg, 25), THO + "v2-0912", "MDIR", lab) if ctx.first(seg, 25) else None
-    performers += [r for r in (director or lab,) if r]
+    performers += [r for r in (director or lab, _producer(ctx, ctx.first(seg, 15))) if r]
     if performers:
         res["performer"] = [{"reference": r} for r in performers]
     devices = [r for r in (ctx.device(x) for x in ctx.reps(seg, 18)) if r]
@@ -179,6 +190,27 @@ def _details(ctx: Ctx, seg: Segment, res: dict) -> None:
         concept = cwe(ctx.first(seg, n), ctx.enc)
         if concept:
             res[key] = concept
+
+
+def _producer(ctx: Ctx, text: str) -> str | None:
+    """IG OBX-15 producer's ID -> a performer Organization (CWE[Organization]: .1 identifier, .3 its
+    system, .2 / .9 name)."""
+    if not text:
+        return None
+    f = Comps(text, ctx.enc)
+    value, name = f.c(1), f.c(2) or f.c(9)
+    if not value and not name:
+        return None
+    res: dict = {"resourceType": "Organization", "active": True}
+    ident = None
+    if value:
+        ident = {"system": system_uri(f.c(3)) or ctx.sender_system, "value": value}
+        res["identifier"] = [ident]
+    if name:
+        res["name"] = name
+        profiled(res, "us-core-organization")
+    key = f"Organization|{ident['system']}|{value}" if ident else f"Organization|name|{name}"
+    return ctx.bundle.add(res, key, ident, create_only=True)
 
 
 def _reference_range(text: str) -> dict | None:
