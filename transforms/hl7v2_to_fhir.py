@@ -18,6 +18,7 @@ from hl7bridge.engine.errors import HL7BridgeError, ParseError, TransformError
 from hl7bridge.transforms.fhir.bundle import BundleBuilder
 from hl7bridge.transforms.hl7v2 import seg_clinical, seg_document, seg_finance, seg_orders, seg_patient, seg_timing
 from hl7bridge.transforms.hl7v2 import seg_pharmacy, seg_related, seg_results, seg_roles, seg_schedule, seg_visit
+from hl7bridge.transforms.hl7v2 import seg_dispense, seg_medication
 from hl7bridge.transforms.hl7v2.context import Ctx
 from hl7bridge.transforms.hl7v2.datatypes import Comps, authority_system, dtm, instant
 from hl7bridge.transforms.hl7v2.message import Message, Segment
@@ -36,6 +37,7 @@ def _obx(ctx: Ctx, seg: Segment) -> None:
     if seg_document.document_content(ctx, seg) or seg_pharmacy.vaccine_observation(ctx, seg):
         return
     seg_results.observation(ctx, seg)
+    seg_pharmacy.part_of_immunization(ctx)  # IG VXU_V04: an order OBX is partOf its Immunization
 
 
 SEGMENT_MAPPERS: dict[str, Mapper] = {
@@ -45,6 +47,7 @@ SEGMENT_MAPPERS: dict[str, Mapper] = {
     "ORC": seg_orders.orc, "OBR": seg_orders.obr, "TQ1": seg_timing.tq1, "SPM": seg_orders.spm, "NTE": seg_orders.nte,
     "OBX": _obx, "RXA": seg_pharmacy.immunization, "RXR": seg_pharmacy.route,
     "RXE": seg_pharmacy.medication_request, "RXO": seg_pharmacy.medication_request,
+    "RXD": seg_dispense.dispense, "RXC": seg_medication.component, "CDO": seg_medication.cumulative_dose,
     "SCH": seg_schedule.appointment, "AIS": seg_schedule.service, "AIP": seg_schedule.resource_person,
     "AIL": seg_schedule.resource_location, "TXA": seg_document.document,
 }

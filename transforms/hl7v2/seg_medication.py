@@ -1,0 +1,135 @@
+"""Medication resources and pharmacy helpers shared by RXO / RXE / RXD (and RXC, CDO).
+
+The IG maps the give / dispense code onto a Medication the order references (RXO[MedicationRequest]:
+``medication(Medication.code)``, ``medicationReference(Medication.ingredient...)``); RXC components
+become ingredients that reference a Medication of their own (code and amount).  Each order or
+dispense owns its Medication, keyed by the owner, so two orders never share a mutable resource.
+"""
+
+from __future__ import annotations
+
+import json
+
+from hl7bridge.transforms.fhir.profiles import profiled
+from hl7bridge.transforms.hl7v2.codes import LOCAL_BASE, system_uri
+from hl7bridge.transforms.hl7v2.context import Ctx
+from hl7bridge.transforms.hl7v2.datatypes import Comps, cwe, number, xad, xtn
+from hl7bridge.transforms.hl7v2.message import Segment
+
+__all__ = ["unit_fields", "quantity", "cq_quantity", "per_day", "medication", "component", "pharmacy",
+           "cumulative_dose", "PRESCRIPTION_TYPE"]
+
+UCUM = "http://unitsofmeasure.org"
+# No v2 table 0203 code means "prescription number"; a local code says exactly that.
+PRESCRIPTION_TYPE = {"coding": [{"system": LOCAL_BASE + "codesystem:identifier-type", "code": "PRN",
+                                 "display": "Prescription Number"}]}
+
+
+def unit_fields(code: str, text: str, system_name: str) -> dict:
+    """Units (CWE parts) -> Quantity unit / system / code; a code without a known system stays text only."""
+    out: dict = {}
+    label = text or code
+    if label:
+        out["unit"] = label
+    system = UCUM if system_name.upper() in ("UCUM", "ANS+") else system_uri(system_name)
+    if code and system:
+        out.update(system=system, code=code)
+    return out
+
+
+def quantity(ctx: Ctx, value: str, units: str, loc: str) -> dict | None:
+    """NM value + CWE units field -> Quantity (IG: CWE[Code] when the unit is coded, else CWE[String])."""
+    if not value:
+        return None
+    out: dict = {"value": number(value, loc)}
+    if units:
+        f = Comps(units, ctx.enc)
+        out.update(unit_fields(f.c(1), f.c(2), f.c(3)))
+    return out
+
+
+def cq_quantity(ctx: Ctx, text: str, loc: str) -> dict | None:
+    """CQ (quantity ^ units as subcomponents) -> Quantity (IG CQ[Quantity])."""
+    if not text:
+        return None
+    f = Comps(text, ctx.enc)
+    if not f.c(1):
+        return None
+    out: dict = {"value": number(f.c(1), loc)}
+    subs = f.subs(2) + ["", "", ""]
+    out.update(unit_fields(subs[0], subs[1], subs[2]))
+    return out
+
+
+def per_day(numerator: dict) -> dict:
+    """A total daily dose as a Ratio per 1 day (IG RXO-23 / RXE-19: denominator 1 ``d``)."""
+    return {"numerator": numerator, "denominator": {"value": 1, "unit": "d", "system": UCUM, "code": "d"}}
+
+
+def medication(ctx: Ctx, owner_key: str, code: dict, form: dict | None = None) -> str:
+    """A Medication owned by one order / dispense; RXC segments that follow add its ingredients."""
+    res: dict = profiled({"resourceType": "Medication", "code": code}, "us-core-medication")
+    if form:
+        res["form"] = form
+    ref = ctx.bundle.add(res, f"Medication|{owner_key}")
+    ctx.group["med"] = res
+    return ref
+
+
+def component(ctx: Ctx, seg: Segment) -> None:
+    """RXC -> an ingredient of the current Medication: a Medication for the component (RXC-2 code,
+    RXC-3/4 amount), strength RXC-5/6 per RXC-8/9 (else per 1)."""
+    owner = ctx.group.get("med")
+    code = cwe(ctx.first(seg, 2), ctx.enc)
+    if not isinstance(owner, dict) or code is None:
+        return
+    item: dict = profiled({"resourceType": "Medication", "code": code}, "us-core-medication")
+    amount = quantity(ctx, ctx.leaf(seg, 3), ctx.first(seg, 4), "RXC-3")
+    if amount:
+        item["amount"] = {"numerator": amount, "denominator": {"value": 1}}
+    key = "Medication|component|" + json.dumps(item, sort_keys=True)
+    ingredient: dict = {"itemReference": {"reference": ctx.bundle.add(item, key)}}
+    strength = quantity(ctx, ctx.leaf(seg, 5), ctx.first(seg, 6), "RXC-5")
+    if strength:
+        per = quantity(ctx, ctx.leaf(seg, 8), ctx.first(seg, 9), "RXC-8") or {"value": 1}
+        ingredient["strength"] = {"numerator": strength, "denominator": per}
+    owner.setdefault("ingredient", []).append(ingredient)
+
+
+def pharmacy(ctx: Ctx, seg: Segment, name_n: int, address_n: int, phone_n: int) -> str | None:
+    """Dispensing pharmacy (CWE[Organization]: .1 identifier, .2 / .9 name, .3 system), its address and phone."""
+    text = ctx.first(seg, name_n)
+    if not text:
+        return None
+    f = Comps(text, ctx.enc)
+    value, name = f.c(1), f.c(2) or f.c(9)
+    if not value and not name:
+        return None
+    res: dict = {"resourceType": "Organization", "active": True}
+    ident = None
+    if value:
+        ident = {"system": system_uri(f.c(3)) or ctx.sender_system, "value": value}
+        res["identifier"] = [ident]
+    if name:
+        profiled(res, "us-core-organization")
+        res["name"] = name
+    address = xad(ctx.first(seg, address_n), ctx.enc) if ctx.first(seg, address_n) else None
+    if address:
+        res["address"] = [address]
+    phones = [p for p in (xtn(r, ctx.enc) for r in ctx.reps(seg, phone_n)) if p]
+    if phones:
+        res["telecom"] = phones
+    key = f"Organization|{ident['system']}|{value}" if ident else f"Organization|name|{name}"
+    return ctx.bundle.add(res, key, ident, create_only=True)
+
+
+def cumulative_dose(ctx: Ctx, seg: Segment) -> None:
+    """CDO-3 cumulative dosage limit over the patient's lifetime (CDO-4 empty or ``PL``) -> maxDosePerLifetime."""
+    target = ctx.group.get("dosed")
+    limit = cq_quantity(ctx, ctx.first(seg, 3), "CDO-3")
+    interval = Comps(ctx.first(seg, 4), ctx.enc)
+    unit = (interval.subs(2) or [""])[0]
+    if not isinstance(target, dict) or limit is None or interval.c(1) or unit not in ("", "PL"):
+        return
+    dosage = target.setdefault("dosageInstruction", [{}])[0]
+    dosage.setdefault("maxDosePerLifetime", limit)
