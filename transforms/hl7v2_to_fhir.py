@@ -38,13 +38,20 @@ def _obx(ctx: Ctx, seg: Segment) -> None:
         return
     seg_results.observation(ctx, seg)
     seg_pharmacy.part_of_immunization(ctx)  # IG VXU_V04: an order OBX is partOf its Immunization
+    seg_orders.support_order(ctx)  # IG order messages: ServiceRequest.supportingInfo
+
+
+def _dg1(ctx: Ctx, seg: Segment) -> None:
+    seg_clinical.diagnosis(ctx, seg)
+    seg_orders.order_reason(ctx)  # IG order messages: ServiceRequest.reasonReference
 
 
 SEGMENT_MAPPERS: dict[str, Mapper] = {
     "PD1": seg_patient.pd1, "NK1": seg_related.nk1, "ROL": seg_roles.role, "PRT": seg_roles.participation, "MRG": seg_patient.merge,
-    "PV2": seg_visit.pv2, "DG1": seg_clinical.diagnosis, "PR1": seg_clinical.procedure, "AL1": seg_clinical.allergy,
+    "PV2": seg_visit.pv2, "DG1": _dg1, "PR1": seg_clinical.procedure, "AL1": seg_clinical.allergy,
     "IN1": seg_finance.coverage, "GT1": seg_finance.guarantor, "FT1": seg_finance.charge,
     "ORC": seg_orders.orc, "OBR": seg_orders.obr, "TQ1": seg_timing.tq1, "SPM": seg_orders.spm, "NTE": seg_orders.nte,
+    "SAC": seg_orders.sac,
     "OBX": _obx, "RXA": seg_pharmacy.immunization, "RXR": seg_pharmacy.route,
     "RXE": seg_pharmacy.medication_request, "RXO": seg_pharmacy.medication_request,
     "RXD": seg_dispense.dispense, "RXC": seg_medication.component, "CDO": seg_medication.cumulative_dose,

@@ -12,9 +12,9 @@ from hl7bridge.transforms.hl7v2.codes import THO, V2, lookup
 from hl7bridge.transforms.hl7v2.context import Ctx
 from hl7bridge.transforms.hl7v2.datatypes import Comps, cwe, dtm, ei, instant
 from hl7bridge.transforms.hl7v2.message import Segment
-from hl7bridge.transforms.hl7v2.seg_timing import PRIORITY, apply_pending
+from hl7bridge.transforms.hl7v2.seg_timing import PRIORITY, apply_pending, apply_tq
 
-__all__ = ["orc", "obr", "spm", "nte", "order_identifiers", "order_status"]
+__all__ = ["orc", "obr", "spm", "sac", "nte", "order_identifiers", "order_status", "support_order", "order_reason"]
 
 _NOTE_CATEGORY = {  # OBR-24 (HL7 table 0074) sections reported as notes rather than lab results
     "RAD": ("LP29684-5", "Radiology"), "CT": ("LP29684-5", "Radiology"), "NMR": ("LP29684-5", "Radiology"),
@@ -25,6 +25,7 @@ _NOTE_CATEGORY = {  # OBR-24 (HL7 table 0074) sections reported as notes rather 
 _NOTE_TYPES = frozenset(("Observation", "ServiceRequest", "Immunization", "MedicationRequest", "Procedure",
                          "AllergyIntolerance", "Specimen", "Condition", "MedicationAdministration"))
 _RESULT_MESSAGES = frozenset(("ORU", "OUL"))
+_SPECIAL_HANDLING = "http://hl7.org/fhir/StructureDefinition/specimen-specialHandling"
 
 
 def orc(ctx: Ctx, seg: Segment) -> None:
@@ -78,6 +79,8 @@ def obr(ctx: Ctx, seg: Segment) -> None:
     ctx.last = sr
     if ctx.msg.message_type in _RESULT_MESSAGES:
         _report(ctx, seg, code, idents, sr_ref)
+    else:
+        _obr_specimen(ctx, seg, sr)
 
 
 def _service_request(ctx: Ctx, orc_seg: Segment | None, seg: Segment, code: dict,
@@ -95,9 +98,13 @@ def _service_request(ctx: Ctx, orc_seg: Segment | None, seg: Segment, code: dict
     priority = PRIORITY.get(ctx.leaf(seg, 5) or ctx.leaf(seg, 27, 6))
     if priority:
         res["priority"] = priority
-    authored = dtm((ctx.leaf(orc_seg, 9) if orc_seg else "") or ctx.leaf(seg, 6), ctx.tz, "ORC-9")
+    # IG ORC-9 is authoredOn for a new order (ORC-1 NW); OBR-6 (requested date/time) is when to perform it.
+    authored = dtm(ctx.leaf(orc_seg, 9), ctx.tz, "ORC-9") if orc_seg is not None and ctx.leaf(orc_seg, 1) in ("NW", "") else None
     if authored:
         res["authoredOn"] = authored
+    requested = dtm(ctx.leaf(seg, 6), ctx.tz, "OBR-6")
+    if requested:
+        res["occurrenceDateTime"] = requested
     ref = ctx.requester(orc_seg, ctx.first(seg, 16))
     if ref:
         res["requester"] = {"reference": ref}
@@ -105,7 +112,8 @@ def _service_request(ctx: Ctx, orc_seg: Segment | None, seg: Segment, code: dict
     if reasons:
         res["reasonCode"] = reasons
     _order_details(ctx, orc_seg, seg, res)
-    key, ident = _key(ctx, "ServiceRequest", idents, f"{code.get('coding', [{}])[0].get('code', '')}|{authored}")
+    key, ident = _key(ctx, "ServiceRequest", idents,
+                      f"{code.get('coding', [{}])[0].get('code', '')}|{authored or requested}")
     ctx.group["sr_key"] = key
     return ctx.bundle.add(res, key, ident), res
 
@@ -118,13 +126,55 @@ def _order_details(ctx: Ctx, orc_seg: Segment | None, seg: Segment, res: dict) -
         group["type"] = {"coding": [{"system": V2 + "0203", "code": "PGN"}]}
         res["requisition"] = group
     where = cwe(ctx.first(orc_seg, 29), ctx.enc) if orc_seg is not None else None
-    if where:
+    if where:  # the order type as sent, with its IG OrderType translation (v3 RoleCode) beside it
+        translated = _mapped(ctx, ctx.first(orc_seg, 29), "OrderType") or {}
+        where["coding"] = where.get("coding", []) + [c for c in translated.get("coding", []) if c not in where.get("coding", [])]
         res["locationCode"] = [where]
     if ctx.leaf(seg, 11) == "G":
         res["intent"] = "reflex-order"
     details = [c for n in (46, 47) for c in (cwe(r, ctx.enc) for r in ctx.reps(seg, n)) if c]
     if details:
         res["orderDetail"] = details
+    tq = (ctx.first(orc_seg, 7) if orc_seg is not None else "") or ctx.first(seg, 27)
+    if tq:  # IG ORC-7, else OBR-27: TQ[ServiceRequest]
+        apply_tq(ctx, tq, res, "ORC-7" if orc_seg is not None and ctx.first(orc_seg, 7) else "OBR-27")
+    parents = _parent_orders(ctx, ctx.first(seg, 29))
+    if parents:
+        res["basedOn"] = parents
+
+
+def _parent_orders(ctx: Ctx, text: str) -> list[dict]:
+    """IG OBR-29 (EIP): the parent order as logical references by placer / filler number."""
+    out = []
+    f = Comps(text, ctx.enc)
+    for i, code in ((1, "PLAC"), (2, "FILL")):
+        ident = _eip_part(ctx, f.subs(i), code)
+        if ident:
+            out.append({"type": "ServiceRequest", "identifier": ident})
+    return out
+
+
+def _eip_part(ctx: Ctx, subs: list[str], code: str) -> dict | None:
+    """One EI of an EIP (its parts are subcomponents) as an Identifier typed ``code``."""
+    if not subs or not subs[0]:
+        return None
+    ident = ei(ctx.enc.component.join(ctx.enc.escape(s) for s in subs[:4]), ctx.enc, ctx.sender_system)
+    if ident:
+        ident["type"] = {"coding": [{"system": V2 + "0203", "code": code}]}
+    return ident
+
+
+def _mapped(ctx: Ctx, text: str, table: str) -> dict | None:
+    """CWE -> CodeableConcept, each coding without a system (or in a v2 table) through an IG concept map."""
+    concept = cwe(text, ctx.enc)
+    for i, coding in enumerate((concept or {}).get("coding", [])):
+        if coding.get("system", V2).startswith(V2):
+            mapped = lookup(table, coding.get("code", ""))
+            if mapped:
+                concept["coding"][i] = {"system": mapped[2], "code": mapped[0]}
+                if mapped[1]:
+                    concept["coding"][i]["display"] = mapped[1]
+    return concept
 
 
 def _report(ctx: Ctx, seg: Segment, code: dict, idents: list[dict], sr_ref: str) -> None:
@@ -178,48 +228,43 @@ def _ndl_practitioner(ctx: Ctx, text: str) -> str | None:
 
 
 def spm(ctx: Ctx, seg: Segment) -> None:
-    """SPM -> Specimen (US Core), referenced from the current request, report and results."""
+    """SPM -> Specimen (US Core), referenced from the current request, report and results (IG SPM[Specimen])."""
     res = profiled({"resourceType": "Specimen"}, "us-core-specimen")
     f = Comps(ctx.first(seg, 2), ctx.enc)
-    idents = []
-    for i, code in ((1, "PLAC"), (2, "FILL")):  # SPM-2 (EIP): placer and filler specimen ids
-        sub = f.subs(i)
-        if sub and sub[0]:
-            ident = ei(ctx.enc.component.join(sub[:4]), ctx.enc, ctx.sender_system)
-            if ident:
-                ident["type"] = {"coding": [{"system": V2 + "0203", "code": code}]}
-                idents.append(ident)
+    # IG EIP[Identifier-Placer/FillerAssignedIdentifier]: SPM-2's parts are typed PGN / FGN.
+    idents = [i for i in (_eip_part(ctx, f.subs(1), "PGN"), _eip_part(ctx, f.subs(2), "FGN")) if i]
+    idents += [i for i in (ctx.identifier(r) for r in ctx.reps(seg, 31)) if i]
+    shipment = ei(ctx.first(seg, 32), ctx.enc, ctx.sender_system)
+    if shipment:
+        shipment["type"] = {"coding": [{"system": V2 + "0203", "code": "SHIP"}]}
+        idents.append(shipment)
     if idents:
         res["identifier"] = idents
-    accession = ei(ctx.first(seg, 30), ctx.enc, ctx.sender_system)
+    accession = ctx.identifier(ctx.first(seg, 30))
     if accession:
         res["accessionIdentifier"] = accession
     res["type"] = _specimen_type(ctx, ctx.first(seg, 4)) or absent()
     ctx.subject(res, required=False)
-    collection: dict = {}
-    collected = Comps(ctx.first(seg, 17), ctx.enc)
-    start, end = dtm(collected.c(1), ctx.tz, "SPM-17"), dtm(collected.c(2), ctx.tz, "SPM-17")
-    if start and end:
-        collection["collectedPeriod"] = {"start": start, "end": end}
-    elif start:
-        collection["collectedDateTime"] = start
-    for n, key in ((7, "method"), (8, "bodySite")):
-        concept = cwe(ctx.first(seg, n), ctx.enc)
-        if concept:
-            collection[key] = concept
-    if collection:
-        res["collection"] = collection
+    parents = [p for p in (_parent_specimen(ctx, r) for r in ctx.reps(seg, 3)) if p]
+    if parents:
+        res["parent"] = [{"reference": p} for p in parents]
+    _spm_collection(ctx, seg, res)
     received = dtm(ctx.leaf(seg, 18), ctx.tz, "SPM-18")
     if received:
         res["receivedTime"] = received
-    conditions = [c for c in (cwe(r, ctx.enc) for r in ctx.reps(seg, 24)) if c]
+    conditions = [c for c in (_mapped(ctx, r, "SpecimenCondition") for r in ctx.reps(seg, 24)) if c]
     if conditions:
         res["condition"] = conditions
+    container = _spm_container(ctx, seg)
+    if container:
+        res["container"] = [container]
+    if ctx.leaf(seg, 14):
+        res["note"] = [{"text": ctx.leaf(seg, 14)}]
     available = lookup("YesNoIndicator[AvailabilityStatus]", ctx.leaf(seg, 20))
     if available:
         res["status"] = available[0]
     owner = ctx.group.get("dr_key") or ctx.group.get("sr_key") or ""
-    ident = idents[0] if idents else None
+    ident = next((i for i in idents if i.get("system")), None)
     key = f"Specimen|{ident.get('system', '')}|{ident['value']}" if ident else f"Specimen|{owner}|{ctx.leaf(seg, 1)}"
     ref = ctx.bundle.add(res, key, ident)
     for holder in ("sr", "dr"):
@@ -227,7 +272,172 @@ def spm(ctx: Ctx, seg: Segment) -> None:
         if isinstance(target, dict):
             target.setdefault("specimen", []).append({"reference": ref})
     ctx.group["specimen_ref"] = ref
+    ctx.group["specimen"] = res
     ctx.last = res
+
+
+def _spm_collection(ctx: Ctx, seg: Segment, res: dict) -> None:
+    """SPM-7 method, -8 body site, -12 amount, -15 special handling, -17 collection time."""
+    collection: dict = {}
+    collected = Comps(ctx.first(seg, 17), ctx.enc)
+    start, end = dtm(collected.c(1), ctx.tz, "SPM-17"), dtm(collected.c(2), ctx.tz, "SPM-17")
+    if start and end:
+        collection["collectedPeriod"] = {"start": start, "end": end}
+    elif start:
+        collection["collectedDateTime"] = start
+    method = _mapped(ctx, ctx.first(seg, 7), "SpecimenCollectionMethod")
+    if method:
+        collection["method"] = method
+    site = cwe(ctx.first(seg, 8), ctx.enc)
+    if site:
+        collection["bodySite"] = site
+    amount = _cq(ctx, ctx.first(seg, 12))
+    if amount:
+        collection["quantity"] = amount
+    handling = [c for c in (cwe(r, ctx.enc) for r in ctx.reps(seg, 15)) if c]
+    if handling:  # the IG leaves SPM-15 open; FHIR's core extension on Specimen.collection fits it
+        collection["extension"] = [{"url": _SPECIAL_HANDLING, "valueCodeableConcept": c} for c in handling]
+    if collection:
+        res["collection"] = collection
+
+
+def _spm_container(ctx: Ctx, seg: Segment) -> dict:
+    """SPM-6 additive (Additive/Preservative map) and SPM-27 container type -> Specimen.container."""
+    container: dict = {}
+    additive = _mapped(ctx, ctx.first(seg, 6), "AdditivePreservative")
+    if additive:
+        container["additiveCodeableConcept"] = additive
+    kind = cwe(ctx.first(seg, 27), ctx.enc)
+    if kind:
+        container["type"] = kind
+    return container
+
+
+def _parent_specimen(ctx: Ctx, text: str) -> str | None:
+    """IG SPM-3: a parent specimen named by its placer / filler ids (EIP), referenced from ``parent``."""
+    f = Comps(text, ctx.enc)
+    idents = [i for i in (_eip_part(ctx, f.subs(1), "PGN"), _eip_part(ctx, f.subs(2), "FGN")) if i]
+    if not idents:
+        return None
+    res = profiled({"resourceType": "Specimen", "identifier": idents, "type": absent()}, "us-core-specimen")
+    ctx.subject(res, required=False)
+    ident = idents[0]
+    return ctx.bundle.add(res, f"Specimen|{ident.get('system', '')}|{ident['value']}", ident, create_only=True)
+
+
+def _cq(ctx: Ctx, text: str) -> dict | None:
+    """CQ (quantity ^ unit CWE in subcomponents) -> Quantity (IG CQ[Quantity])."""
+    f = Comps(text, ctx.enc)
+    try:
+        value = float(f.c(1))
+    except ValueError:
+        return None
+    quantity: dict = {"value": int(value) if value.is_integer() and "." not in f.c(1) else value}
+    units = f.subs(2) + ["", ""]
+    if units[0] or units[1]:
+        quantity["unit"] = units[1] or units[0]
+    return quantity
+
+
+def _obr_specimen(ctx: Ctx, seg: Segment, sr: dict) -> None:
+    """IG OBR[Specimen] (order messages): OBR-7/8 collection time, -9 volume, -10 collector, -14 received,
+    -15 source; the order's ``specimen``."""
+    collection: dict = {}
+    start, end = dtm(ctx.leaf(seg, 7), ctx.tz, "OBR-7"), dtm(ctx.leaf(seg, 8), ctx.tz, "OBR-8")
+    if start and end:
+        collection["collectedPeriod"] = {"start": start, "end": end}
+    elif start:
+        collection["collectedDateTime"] = start
+    volume = _cq(ctx, ctx.first(seg, 9))
+    if volume:
+        collection["quantity"] = volume
+    collector = ctx.practitioner(ctx.first(seg, 10)) if ctx.first(seg, 10) else None
+    if collector:
+        collection["collector"] = {"reference": collector}
+    received = dtm(ctx.leaf(seg, 14), ctx.tz, "OBR-14")
+    source = Comps(ctx.first(seg, 15), ctx.enc)
+    kind = _specimen_type(ctx, ctx.enc.component.join(ctx.enc.escape(s) for s in source.subs(1)))
+    if not collection and not received and kind is None:
+        return
+    res = profiled({"resourceType": "Specimen"}, "us-core-specimen")
+    accession = ei(ctx.first(seg, 2), ctx.enc, ctx.sender_system)
+    if accession:
+        res["accessionIdentifier"] = accession
+    res["type"] = kind or absent()
+    ctx.subject(res, required=False)
+    site = cwe(ctx.enc.component.join(ctx.enc.escape(s) for s in source.subs(4)), ctx.enc)
+    if site:
+        collection["bodySite"] = site
+    if collection:
+        res["collection"] = collection
+    if received:
+        res["receivedTime"] = received
+    if source.c(3):
+        res["note"] = [{"text": source.c(3)}]
+    ref = ctx.bundle.add(res, f"Specimen|obr|{ctx.group.get('sr_key', '')}")
+    sr.setdefault("specimen", []).append({"reference": ref})
+
+
+def sac(ctx: Ctx, seg: Segment) -> None:
+    """SAC -> the container of the specimen it follows: SAC-3 container id, SAC-21/24 capacity,
+    SAC-22 available volume; SAC-2 the accession id when SPM gave none (the IG has no SAC map)."""
+    res = ctx.group.get("specimen")
+    if not isinstance(res, dict):
+        return
+    container = (res.get("container") or [{}])[0]
+    ident = ei(ctx.first(seg, 3), ctx.enc, ctx.sender_system)
+    if ident:
+        container["identifier"] = [ident]
+    unit = cwe(ctx.first(seg, 24), ctx.enc)
+    unit_text = (unit or {}).get("coding", [{}])[0].get("code") or (unit or {}).get("text", "")
+    for n, key in ((21, "capacity"), (22, "specimenQuantity")):
+        quantity = _cq(ctx, ctx.leaf(seg, n))
+        if quantity:
+            if unit_text:
+                quantity["unit"] = unit_text
+            container[key] = quantity
+    if container:
+        res["container"] = [container] + res.get("container", [])[1:]
+    accession = ei(ctx.first(seg, 2), ctx.enc, ctx.sender_system)
+    if accession and "accessionIdentifier" not in res:
+        res["accessionIdentifier"] = accession
+
+
+def _ref_of(ctx: Ctx, res: dict) -> str | None:
+    for entry in reversed(ctx.bundle.entries):
+        if entry["resource"] is res:
+            return entry["fullUrl"]
+    return None
+
+
+def _order_in_group(ctx: Ctx) -> dict | None:
+    """The ServiceRequest of the current ORC / OBR group of an order message, else None."""
+    sr, detail = ctx.group.get("sr"), ctx.group.get("detail")
+    if ctx.msg.message_type in _RESULT_MESSAGES or not isinstance(sr, dict):
+        return None
+    return sr if isinstance(detail, Segment) and detail.name == "OBR" else None
+
+
+def support_order(ctx: Ctx) -> None:
+    """IG order messages: an OBX in an order group is ``supportingInfo`` of the ServiceRequest."""
+    sr, obs = _order_in_group(ctx), ctx.last
+    if sr is None or ctx.group.get("dr") is not None:
+        return
+    if isinstance(obs, dict) and obs.get("resourceType") == "Observation":
+        ref = _ref_of(ctx, obs)
+        if ref and {"reference": ref} not in sr.get("supportingInfo", []):
+            sr.setdefault("supportingInfo", []).append({"reference": ref})
+
+
+def order_reason(ctx: Ctx) -> None:
+    """IG order messages: a DG1 in an order group is a ``reasonReference`` of the ServiceRequest."""
+    sr, cond = _order_in_group(ctx), ctx.last
+    if sr is None:
+        return
+    if isinstance(cond, dict) and cond.get("resourceType") == "Condition":
+        ref = _ref_of(ctx, cond)
+        if ref and {"reference": ref} not in sr.get("reasonReference", []):
+            sr.setdefault("reasonReference", []).append({"reference": ref})
 
 
 def _specimen_type(ctx: Ctx, text: str) -> dict | None:

@@ -21,6 +21,8 @@ USED = [
     "DiagnosisType", "Event[EncounterStatus]", "PatientClass[EncounterStatus]", "AdmissionType",
     "YesNoIndicator", "ContactRole", "EncounterPriority", "Religion", "YesNoIndicator[AvailabilityStatus]", "Participation",
     "SpecimenType", "ModeOfArrivalCode",
+    "OrderType", "RepeatPattern", "EventRelatedPeriod", "AdditivePreservative", "SpecimenCondition",
+    "SpecimenCollectionMethod",
 ]
 
 
