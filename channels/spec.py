@@ -97,6 +97,7 @@ class EngineSpec(_Spec):
     http: HttpListenSpec | None = None
     queue_type: Literal["quorum", "classic"] = "quorum"
     group_commit_max: int = Field(256, ge=1, le=10000)
+    transform_workers: Literal["auto"] | Annotated[int, Field(ge=0, le=64)] = "auto"
     log_level: Literal["debug", "info", "warning", "error"] = "info"
 
     @field_validator("store")

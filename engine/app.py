@@ -30,6 +30,7 @@ from hl7bridge.engine.brokers.names import channel_queue, destination_queue, top
 from hl7bridge.engine.intake import HL7Intake
 from hl7bridge.engine.pipeline import ChannelWorker, DestinationWorker
 from hl7bridge.engine.store import Store
+from hl7bridge.engine.transform_pool import TransformPool, auto_workers
 
 log = logging.getLogger("hl7bridge.engine")
 
@@ -59,12 +60,17 @@ class Engine:
         self._pruner: asyncio.Task[None] | None = None
         self.prune_interval_secs = 3600.0
         self.ready = False
+        workers = config.engine.transform_workers
+        workers = auto_workers() if workers == "auto" else workers
+        self.transform_pool = TransformPool(config, self.config_dir, workers) if workers else None
 
     async def start(self) -> None:
         await self.store.open()
         if self.store.is_sqlite:  # one process owns a SQLite store: no lease can be held
             await self.store.write(outbox.reset_claims)
         enabled = {n: c for n, c in self.config.channels.items() if c.enabled}
+        if self.transform_pool is not None:
+            await self.transform_pool.start()
         await self.broker.start(topology({n: list(c.destinations) for n, c in enabled.items()}))
         for name, spec in enabled.items():
             await self._start_workers(name, spec)
@@ -79,7 +85,7 @@ class Engine:
                  "sqlite" if self.store.is_sqlite else "postgresql", self.broker.name)
 
     async def _start_workers(self, name: str, spec: Any) -> None:
-        worker = ChannelWorker(self.store, name, spec, self.config_dir)
+        worker = ChannelWorker(self.store, name, spec, self.config_dir, self.transform_pool)
         await self.broker.consume(channel_queue(name), worker.handle, prefetch=16)
         for dest_name, dest_spec in spec.destinations.items():
             if not dest_spec.enabled:
@@ -203,6 +209,8 @@ class Engine:
             worker.circuit.shutdown()  # sends waiting on a down destination give their work back
         await self.broker.stop_consuming()
         await self.broker.close()
+        if self.transform_pool is not None:
+            await self.transform_pool.close()
         for destination in self.destinations:
             await destination.close()
         if self._http is not None:

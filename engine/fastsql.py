@@ -42,3 +42,16 @@ class FastStatement:
         except dbapi_error as exc:  # the same SQLAlchemy exception types the store already translates
             raise DBAPIError.instance(sql, args, exc, dbapi_error, dialect=connection.dialect) from exc
         return cursor
+
+    def execute_many(self, connection: Connection, rows: Sequence[dict[str, Any]]) -> None:
+        """Run once per parameter set in ``rows`` (DB-API executemany), in the caller's transaction."""
+        if not rows:
+            return
+        sql, order = self._sql(connection)
+        args = [tuple(r[name] for name in order) for r in rows] if order is not None else list(rows)
+        cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        dbapi_error = connection.dialect.loaded_dbapi.Error
+        try:
+            cursor.executemany(sql, args)
+        except dbapi_error as exc:
+            raise DBAPIError.instance(sql, args, exc, dbapi_error, dialect=connection.dialect) from exc

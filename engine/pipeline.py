@@ -26,9 +26,10 @@ from hl7bridge.connectors.base import DeliveryContext, Destination
 from hl7bridge.engine import ledger
 from hl7bridge.engine.broker import Envelope
 from hl7bridge.engine.circuit import Circuit
-from hl7bridge.engine.errors import DeliveryError, MessageError, RejectedError, StoreError
+from hl7bridge.engine.errors import DeliveryError, RejectedError, StoreError
 from hl7bridge.engine.retry import retry_delay_secs
 from hl7bridge.engine.store import Store
+from hl7bridge.engine.transform_pool import Outcome, TransformPool, run_program
 from hl7bridge.channels.program import ChannelProgram
 
 log = logging.getLogger("hl7bridge.pipeline")
@@ -46,9 +47,10 @@ class OrderingLocks:
 
 
 class ChannelWorker:
-    def __init__(self, store: Store, name: str, spec: Any, config_dir: Path) -> None:
-        self.store, self.name, self.spec = store, name, spec
-        self.program = ChannelProgram(spec, config_dir)
+    def __init__(self, store: Store, name: str, spec: Any, config_dir: Path,
+                 pool: TransformPool | None = None) -> None:
+        self.store, self.name, self.spec, self.pool = store, name, spec, pool
+        self.program = ChannelProgram(spec, config_dir)  # also checks the steps load, in this process
         self.destinations = [d for d, dspec in spec.destinations.items() if dspec.enabled]
         orderings = {spec.destinations[d].ordering for d in self.destinations}
         # deliveries must be queued in intake order for any destination that keeps order
@@ -68,8 +70,7 @@ class ChannelWorker:
         message_id = request["message_id"]
         replay = request.get("replay")
         source = replay.get("from", "raw") if replay else "raw"
-        row, raw = await self.store.read(  # one read, one thread hop: the message and its content
-            lambda c: (ledger.load_message(c, message_id), ledger.load_content(c, message_id, source)))
+        row, raw = await self.store.read(lambda c: ledger.load_work(c, message_id, source), single=True)
         if row is None:
             log.error("channel=%s message=%s not in the store; dropped from the queue", self.name, message_id)
             return
@@ -82,20 +83,25 @@ class ChannelWorker:
 
     async def _process(self, row: Any, raw: Any, replay: dict[str, Any] | None) -> None:
         meta = {"message_id": row.id, "channel": self.name, "correlation_id": row.correlation_id}
-        try:
-            payload = self.program.run(raw.body, raw.content_type, meta,
-                                       run_steps=not (replay and replay.get("from") == "transformed"))
-        except MessageError as exc:
-            log.warning("channel=%s message=%s errored: %s", self.name, row.id, exc)
-            await self.store.write(lambda c: ledger.set_status(c, row.id, ledger.ERRORED, error=str(exc),
-                                                               location=exc.location))
+        run_steps = not (replay and replay.get("from") == "transformed")
+        if self.pool is not None:
+            outcome = await self.pool.run(self.name, raw.body, raw.content_type, meta, run_steps)
+        else:
+            outcome = run_program(self.program, raw.body, raw.content_type, meta, run_steps)
+        await self._record(row, outcome, replay)
+
+    async def _record(self, row: Any, outcome: Outcome, replay: dict[str, Any] | None) -> None:
+        if outcome.kind == "error":
+            log.warning("channel=%s message=%s errored: %s", self.name, row.id, outcome.error)
+            await self.store.write(lambda c: ledger.set_status(c, row.id, ledger.ERRORED, error=outcome.error,
+                                                               location=outcome.location))
             return
-        if payload is None:
+        if outcome.kind == "filtered":
             await self.store.write(lambda c: ledger.set_status(c, row.id, ledger.FILTERED))
             return
         targets = [d for d in (replay or {}).get("destinations") or self.destinations if d in self.destinations]
         replay_of = (replay or {}).get("replay_of")
-        data, content_type = payload.to_bytes(), payload.content_type
+        data, content_type = outcome.body, outcome.content_type
         await self.store.write(lambda c: ledger.queue_deliveries(c, row.id, self.name, targets, data, content_type,
                                                                  replay_of=replay_of, first_time=replay is None,
                                                                  order_key=row.patient_id))
@@ -122,7 +128,7 @@ class DestinationWorker:
 
     async def _handle(self, request: dict[str, Any]) -> None:
         delivery_id = request["delivery_id"]
-        loaded = await self.store.read(lambda c: ledger.load_delivery(c, delivery_id))
+        loaded = await self.store.read(lambda c: ledger.load_delivery(c, delivery_id), single=True)
         if loaded is None:
             log.error("delivery=%s not in the store; dropped from the queue", delivery_id)
             return
@@ -139,7 +145,10 @@ class DestinationWorker:
             if result.outcome != "retry" or not in_place:
                 return
             await self.circuit.pause(result.retry_in_secs)  # in-place retry: only this destination waits
-            delivery = (await self.store.read(lambda c: ledger.load_delivery(c, delivery.id)))[0]
+            loaded = await self.store.read(lambda c: ledger.load_delivery(c, delivery.id), single=True)
+            if loaded is None:
+                return
+            delivery = loaded[0]
 
     async def _attempt(self, delivery: Any, message: Any, payload: Any) -> ledger.AttemptResult:
         number = delivery.attempts + 1

@@ -235,12 +235,21 @@ class Store:
             self._loop.call_soon_threadsafe(listener, queues)
 
     # reads -------------------------------------------------------------------------------------
-    async def read(self, fn: Callable[[Connection], T]) -> T:
-        """Run ``fn(connection)`` in a read transaction on the pool."""
-        run = self._read_on_own_connection if self.is_sqlite else self.read_sync
+    async def read(self, fn: Callable[[Connection], T], *, single: bool = False) -> T:
+        """Run ``fn(connection)`` in a read transaction on the pool.
+
+        ``single``: ``fn`` runs one statement (the pipeline's prebuilt reads), which SQLite already
+        runs on one consistent snapshot, so no explicit transaction is opened around it."""
+        if self.is_sqlite:
+            run = self._read_single if single else self._read_on_own_connection
+        else:
+            run = self.read_sync
         return await asyncio.get_running_loop().run_in_executor(self._readers, run, fn)
 
-    def _read_on_own_connection(self, fn: Callable[[Connection], T]) -> T:
+    def _read_single(self, fn: Callable[[Connection], T]) -> T:
+        return self._read_on_own_connection(fn, transaction=False)
+
+    def _read_on_own_connection(self, fn: Callable[[Connection], T], transaction: bool = True) -> T:
         """SQLite: each read thread keeps its connection (a pool checkout per read cost ~140 us of
         CPU, and the pipeline reads 4-5 times per message); each read is still its own transaction."""
         connection: Connection | None = getattr(self._read_local, "connection", None)
@@ -248,6 +257,8 @@ class Store:
             if connection is None:
                 connection = self._read_local.connection = self._reader_engine.connect()
                 self._read_connections.append(connection)
+            if not transaction:
+                return fn(connection)
             with connection.begin():
                 return fn(connection)
         except SQLAlchemyError as exc:

@@ -236,6 +236,11 @@ def mark_mapped(payload: Any) -> None:
     payload.data.set("MSH-5", "MAPPED")
 
 
+def raise_runtime_error(payload: Any) -> None:
+    """Mapping code with a bug (its message would carry a value): a `python:` step for failure tests."""
+    raise RuntimeError("SECRET value that must not reach a log")
+
+
 def delete_queues(amqp_url: str, names: list[str]) -> None:
     """Delete test queues (and their .dlq companions) so quorum queues don't pile up run after run."""
     import pika

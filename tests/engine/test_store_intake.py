@@ -130,3 +130,20 @@ async def test_intake_writes_are_committed_ahead_of_a_pipeline_backlog(store: St
     await asyncio.gather(first, intake, *pipeline)
     assert order.index("intake") < 64  # in the first commit after the busy one, not behind 200 writes
     assert sorted(order) == sorted(["intake"] + [f"p{i}" for i in range(200)])
+
+
+async def test_a_single_statement_read_leaves_no_snapshot_behind(store: Store) -> None:
+    """The pipeline's prebuilt reads run outside an explicit transaction; the next read on the same
+    connection must still see what was committed since (an unfinished statement would pin it)."""
+    intake = HL7Intake(store, "adt")
+    assert msa(await intake.receive(hl7("SNAP1")))[0] == "AA"
+    message_id = store.read_sync(lambda c: c.execute(text("select id from messages")).scalar_one())
+    # same thread, same connection: first the single-statement read, then an ordinary read
+    row, raw = store._read_single(lambda c: ledger.load_work(c, message_id))
+    assert row is not None and row.status == "RECEIVED" and raw is not None and raw.body.startswith(b"MSH|")
+    await store.write(lambda c: ledger.set_status(c, message_id, ledger.FILTERED))
+    again, _ = store._read_single(lambda c: ledger.load_work(c, message_id))
+    assert again is not None and again.status == "FILTERED"
+    status = store._read_on_own_connection(lambda c: c.execute(
+        text("select status from messages where id = :i"), {"i": message_id}).scalar_one())
+    assert status == "FILTERED"
