@@ -155,3 +155,25 @@ def test_vxu_report_origin_ordering_role_and_observation_part_of() -> None:
     obs = of_type(bundle, "Observation")[0]
     assert resolve(bundle, obs["partOf"][0]["reference"]) is shot
     assert_us_core(bundle)
+
+
+def test_vxu_order_is_a_service_request_the_observations_are_based_on() -> None:
+    obx = "OBX|1|CE|69764-9^Document Type^LN|1|X1^Sheet^L||||||F"
+    tq1 = "TQ1|1||||||||A"
+    bundle = hl7v2_to_fhir(msg("VXU^V04", PID, VXU_ORC, tq1, RXA, obx), strict=True)
+    order = of_type(bundle, "ServiceRequest")[0]
+    assert [i["type"]["coding"][0]["code"] for i in order["identifier"]] == ["PLAC", "FILL"]
+    assert order["intent"] == "order" and order["priority"] == "asap"
+    assert resolve(bundle, order["requester"]["reference"])["resourceType"] == "PractitionerRole"
+    obs = of_type(bundle, "Observation")[0]
+    assert resolve(bundle, obs["basedOn"][0]["reference"]) is order
+    assert_us_core(bundle)
+
+
+def test_rxa_address_applies_to_every_level_of_the_administered_at_location() -> None:
+    rxa = RXA + "||||||WARD1^RM2^BED3^CLINIC|9 Test Rd^^Testville^TS^00000"
+    bundle = hl7v2_to_fhir(msg("VXU^V04", PID, VXU_ORC, rxa), strict=True)
+    places = of_type(bundle, "Location")
+    assert len(places) == 4 and all(p["address"]["city"] == "Testville" for p in places)
+    shot = of_type(bundle, "Immunization")[0]
+    assert resolve(bundle, shot["location"]["reference"])["name"] == "BED3"

@@ -73,8 +73,33 @@ def immunization(ctx: Ctx, seg: Segment) -> None:
     _administered_at(ctx, seg, res)
     key, ident = _key(ctx, "Immunization", idents, f"{vaccine.get('coding', [{}])[0].get('code', '')}|{occurred}")
     ctx.bundle.add(res, key, ident)
-    ctx.group = {"orc": orc_seg, "detail": seg, "imm": res, "owner_key": key}
+    pending = ctx.group.get("pending_tq1", [])
+    vxu = orc_seg is not None and ctx.msg.message_type == "VXU"
+    order = _vaccine_order(ctx, orc_seg, idents, pending) if vxu and orc_seg is not None else None
+    ctx.group = {"orc": orc_seg, "detail": seg, "imm": res, "owner_key": key, "order": order}
     ctx.last = res
+
+
+def _vaccine_order(ctx: Ctx, orc_seg: Segment, idents: list[dict], pending: list) -> str | None:
+    """IG VXU_V04 ORDER.ORC: the order that led to the immunization as a ServiceRequest (ORC[ServiceRequest]),
+    with the TQ1s of the order group; only when the ORC numbers the order."""
+    if not idents:
+        return None
+    order: dict = {"resourceType": "ServiceRequest", "identifier": [dict(i) for i in idents],
+                   "status": order_status(ctx, orc_seg, "unknown"), "intent": "order"}
+    ctx.subject(order)
+    if ctx.encounter:
+        order["encounter"] = {"reference": ctx.encounter}
+    authored = dtm(ctx.leaf(orc_seg, 9), ctx.tz, "ORC-9")
+    if authored and ctx.leaf(orc_seg, 1) == "NW":
+        order["authoredOn"] = authored
+    requester = ctx.requester(orc_seg)
+    if requester:
+        order["requester"] = {"reference": requester}
+    key, ident = _key(ctx, "ServiceRequest", idents, "")
+    ref = ctx.bundle.add(order, key, ident)
+    apply_pending(ctx, pending, order)
+    return ref
 
 
 def _source(ctx: Ctx, seg: Segment, res: dict) -> None:
@@ -89,15 +114,18 @@ def _source(ctx: Ctx, seg: Segment, res: dict) -> None:
 
 
 def _administered_at(ctx: Ctx, seg: Segment, res: dict) -> None:
-    """IG RXA-27 (PL) -> Immunization.location, RXA-28 (XAD) -> that Location's address."""
+    """IG RXA-27 (PL) -> Immunization.location, RXA-28 (XAD) -> that Location's (and its parents') address."""
     place = ctx.location(ctx.first(seg, 27)) if ctx.first(seg, 27) else None
     if place is None:
         return
     res["location"] = {"reference": place}
     address = xad(ctx.first(seg, 28), ctx.enc) if ctx.first(seg, 28) else None
-    target = next((e["resource"] for e in ctx.bundle.entries if e["fullUrl"] == place), None) if address else None
-    if target is not None and "address" not in target:
-        target["address"] = address
+    by_url = {e["fullUrl"]: e["resource"] for e in ctx.bundle.entries} if address else {}
+    target, seen = by_url.get(place), set()
+    while target is not None and id(target) not in seen:  # every level of the PL hierarchy stands at that address
+        seen.add(id(target))
+        target.setdefault("address", address)
+        target = by_url.get(target.get("partOf", {}).get("reference", ""))
 
 
 def _lot(ctx: Ctx, seg: Segment, res: dict) -> None:
@@ -379,3 +407,6 @@ def part_of_immunization(ctx: Ctx) -> None:
     ref = ctx.bundle.ref(str(ctx.group.get("owner_key")))
     if ref and {"reference": ref} not in obs.get("partOf", []):
         obs.setdefault("partOf", []).append({"reference": ref})
+    order = ctx.group.get("order")
+    if isinstance(order, str) and {"reference": order} not in obs.get("basedOn", []):
+        obs.setdefault("basedOn", []).append({"reference": order})
