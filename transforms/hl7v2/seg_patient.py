@@ -10,7 +10,8 @@ from hl7bridge.transforms.hl7v2.datatypes import (Comps, cwe, cx, date_of, dtm, 
                                                    xpn, xtn)
 from hl7bridge.transforms.hl7v2.message import Segment
 
-__all__ = ["patient", "pd1", "merge", "telecom", "bcp47_language"]
+__all__ = ["patient", "pd1", "merge", "telecom", "bcp47_language", "disability", "insurance_ids", "add_identifier",
+           "death"]
 
 CDCREC = "urn:oid:2.16.840.1.113883.6.238"
 _MERGE_EVENTS = frozenset(("A18", "A30", "A34", "A36", "A39", "A40", "A41", "A42"))
@@ -281,3 +282,98 @@ def _merge_account(ctx: Ctx, seg: Segment) -> None:
                                              "identifier": current["identifier"][0]}},
              {"type": "historical", "resource": {"reference": ref, "type": "Account", "identifier": prior}}]
     ctx.bundle.add({"resourceType": "Linkage", "item": items}, f"Linkage|{ctx.bundle.key_of(ctx.account)}|{prior['value']}")
+
+
+def add_identifier(res: dict, ident: dict | None) -> None:
+    """Append ``ident`` to ``res.identifier`` unless the same system and value are already there."""
+    if not ident:
+        return
+    idents = res.setdefault("identifier", [])
+    pair = (ident.get("system", ""), ident.get("value"))
+    if all((i.get("system", ""), i.get("value")) != pair for i in idents):
+        idents.append(ident)
+
+
+def disability(ctx: Ctx, seg: Segment) -> None:
+    """DB1 with DB1-2 ``PT`` (the patient is the disabled person): DB1-3 identifiers onto the Patient."""
+    if ctx.patient_res is None or ctx.leaf(seg, 2) != "PT":
+        return  # a guarantor's or insured's disability (table 0334) is not the patient's
+    for rep in ctx.reps(seg, 3):
+        add_identifier(ctx.patient_res, ctx.identifier(rep))
+
+
+V2_0203 = "http://terminology.hl7.org/CodeSystem/v2-0203"
+# IN2 numbers a payer programme assigns to the patient: field, identifier type, system.
+_PROGRAMME_IDS = ((6, "MC", "http://hl7.org/fhir/sid/us-medicare"), (8, "MA", "urn:hl7bridge:id:us-medicaid"),
+                  (10, "MI", "urn:hl7bridge:id:us-military"))
+
+
+def insurance_ids(ctx: Ctx, seg: Segment) -> None:
+    """IN2-6 Medicare, IN2-8 Medicaid, IN2-10 military id and IN2-61 patient member number onto the Patient.
+
+    The IG has no IN2 map; these are the patient's numbers with the payer programmes.
+    """
+    res = ctx.patient_res
+    if res is None:
+        return
+    for n, code, system in _PROGRAMME_IDS:
+        value = ctx.leaf(seg, n)
+        if value:
+            add_identifier(res, {"system": system, "value": value, "type": {"coding": [{"system": V2_0203, "code": code}]}})
+    for rep in ctx.reps(seg, 61):
+        member = ctx.identifier(rep)
+        if member and "type" not in member:
+            member["type"] = {"coding": [{"system": V2_0203, "code": "MB"}]}
+        add_identifier(res, member)
+
+
+_LOCAL = "urn:hl7bridge:codesystem:"
+_YES_NO = {"Y": "Yes", "N": "No"}
+
+
+def death(ctx: Ctx, seg: Segment) -> None:
+    """PDA (no IG map): PDA-1 causes of death as Conditions, PDA-2 the place of death on the Encounter,
+    PDA-3..5 death certification and PDA-6..8 autopsy as yes/no Observations and Procedures."""
+    if not ctx.patient:
+        return
+    for rep in ctx.reps(seg, 1):
+        cause = cwe(rep, ctx.enc)
+        if cause:
+            res = {"resourceType": "Condition", "code": cause, "subject": {"reference": ctx.patient}}
+            ctx.bundle.add(res, f"Condition|{ctx.patient_key}|cause-of-death|{rep}")
+    place = ctx.location(ctx.first(seg, 2)) if ctx.first(seg, 2) else None
+    if place and ctx.encounter_res is not None:
+        ctx.encounter_res.setdefault("location", []).append({"location": {"reference": place}, "status": "completed"})
+    signed = dtm(ctx.leaf(seg, 4), ctx.tz, "PDA-4")
+    _death_step(ctx, seg, (3, "death-certificate", "Death certificate"),
+                (5, "death-certification", "Death certification", "Death certified by"),
+                {"performedDateTime": signed} if signed else {})
+    span = Comps(ctx.first(seg, 7), ctx.enc)
+    start, end = dtm(span.c(1), ctx.tz, "PDA-7"), dtm(span.c(2), ctx.tz, "PDA-7")
+    period = {k: v for k, v in (("start", start), ("end", end)) if v}
+    _death_step(ctx, seg, (6, "autopsy", "Autopsy"), (8, "autopsy-performed", "Autopsy performed", "Autopsy performed by"),
+                {"performedPeriod": period} if period else {})
+
+
+def _death_step(ctx: Ctx, seg: Segment, flag: tuple[int, str, str], act: tuple[int, str, str, str],
+                timing: dict) -> None:
+    """A yes/no PDA indicator as an Observation, and (when done or timed) the act as a Procedure."""
+    n, code, label = flag
+    answer = ctx.leaf(seg, n)
+    if answer in _YES_NO:
+        obs = {"resourceType": "Observation", "status": "final",
+               "code": {"coding": [{"system": _LOCAL + "observation-code", "code": code, "display": label}]},
+               "subject": {"reference": ctx.patient},
+               "valueCodeableConcept": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v2-0136",
+                                                    "code": answer, "display": _YES_NO[answer]}]}}
+        ctx.bundle.add(obs, f"Observation|{ctx.patient_key}|{code}")
+    n, code, label, role = act
+    who = ctx.practitioner(ctx.first(seg, n)) if ctx.first(seg, n) else None
+    if answer != "Y" and not who and not timing:
+        return
+    proc: dict = {"resourceType": "Procedure", "status": "completed",
+                  "code": {"coding": [{"system": _LOCAL + "procedure-code", "code": code, "display": label}]},
+                  "subject": {"reference": ctx.patient}, **timing}
+    if who:
+        proc["performer"] = [{"function": {"text": role}, "actor": {"reference": who}}]
+    ctx.bundle.add(proc, f"Procedure|{ctx.patient_key}|{code}")

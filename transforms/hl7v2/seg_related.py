@@ -7,9 +7,9 @@ from hl7bridge.transforms.hl7v2.codes import lookup
 from hl7bridge.transforms.hl7v2.context import Ctx
 from hl7bridge.transforms.hl7v2.datatypes import Comps, cwe, date_of, dtm, table_concept, xad, xpn
 from hl7bridge.transforms.hl7v2.message import Segment
-from hl7bridge.transforms.hl7v2.seg_patient import bcp47_language, telecom
+from hl7bridge.transforms.hl7v2.seg_patient import add_identifier, bcp47_language, insurance_ids, telecom
 
-__all__ = ["nk1", "insured", "mother"]
+__all__ = ["nk1", "insured", "mother", "insurance_extra"]
 
 _SSN = "http://hl7.org/fhir/sid/us-ssn"
 _MOTHER = {"system": "http://terminology.hl7.org/CodeSystem/v3-RoleCode", "code": "MTH", "display": "mother"}
@@ -139,3 +139,35 @@ def mother(ctx: Ctx, seg: Segment) -> None:
     res["identifier"] = idents
     res["relationship"] = [{"coding": [dict(_MOTHER)]}]
     ctx.bundle.add(res, f"RelatedPerson|{ctx.patient_key}|mother|{idents[0].get('system', '')}|{idents[0]['value']}")
+
+
+def insurance_extra(ctx: Ctx, seg: Segment) -> None:
+    """IN2 (no IG map): the patient's programme numbers onto the Patient; IN2-1 employee ids, IN2-2 SSN,
+    IN2-34 language and IN2-63 home phone onto the insured RelatedPerson of the IN1 it follows."""
+    insurance_ids(ctx, seg)
+    person = _insured_of(ctx)
+    if person is None:
+        return
+    for rep in ctx.reps(seg, 1):
+        add_identifier(person, ctx.identifier(rep))
+    ssn = ctx.leaf(seg, 2)
+    if ssn:
+        add_identifier(person, {"system": _SSN, "value": ssn,
+                                "type": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v2-0203", "code": "SS"}]}})
+    language = cwe(ctx.first(seg, 34), ctx.enc)
+    if language and "communication" not in person:
+        bcp47_language(language)
+        person["communication"] = [{"language": language}]
+    points = [p for p in telecom(ctx, seg, 63, "home") if p not in person.get("telecom", [])]
+    if points:
+        person.setdefault("telecom", []).extend(points)
+
+
+def _insured_of(ctx: Ctx) -> dict | None:
+    """The RelatedPerson the preceding IN1's Coverage names as subscriber, if any."""
+    coverage = ctx.last
+    if coverage is None or coverage.get("resourceType") != "Coverage":
+        return None
+    ref = coverage.get("subscriber", {}).get("reference")
+    found = next((e["resource"] for e in ctx.bundle.entries if e["fullUrl"] == ref), None) if ref else None
+    return found if found is not None and found["resourceType"] == "RelatedPerson" else None

@@ -5,10 +5,10 @@ from __future__ import annotations
 from hl7bridge.transforms.fhir.profiles import absent, profiled
 from hl7bridge.transforms.hl7v2.codes import THO, V2, lookup
 from hl7bridge.transforms.hl7v2.context import Ctx
-from hl7bridge.transforms.hl7v2.datatypes import Comps, cwe, dtm, table_concept
+from hl7bridge.transforms.hl7v2.datatypes import Comps, cwe, dtm, ei, table_concept, xad
 from hl7bridge.transforms.hl7v2.message import Segment
 
-__all__ = ["encounter", "pv2"]
+__all__ = ["encounter", "pv2", "accident"]
 
 # Events that say where the encounter stands (IG "Event[EncounterStatus]" plus the ones it leaves open).
 _EVENT_STATUS = {"A06": "in-progress", "A07": "in-progress", "A12": "in-progress", "A16": "planned",
@@ -195,3 +195,65 @@ def pv2(ctx: Ctx, seg: Segment) -> None:
     priority = next((m for m in (lookup("EncounterPriority", c) for c in codes) if m), None)
     if priority:
         res["priority"] = {"coding": [{"system": priority[2], "code": priority[0], "display": priority[1]}]}
+
+
+YES_NO = {"Y": "Yes", "N": "No"}
+_ACCIDENT_FLAGS = ((5, "AJRI", "Accident is job related"), (6, "ADI", "Accident caused the death"),
+                   (10, "PNI", "Police were notified"))
+_INJURY = {"system": "http://loinc.org", "code": "11374-6", "display": "Injury incident description Narrative"}
+
+
+def accident(ctx: Ctx, seg: Segment) -> None:
+    """ACC (no IG map) -> an injury incident Observation: ACC-1 when, ACC-8 description, ACC-3 / ACC-11
+    the place (a Location), ACC-5 / 6 / 10 yes-no components, ACC-7 who recorded it, ACC-13 its id."""
+    if not ctx.patient:
+        return
+    res: dict = {"resourceType": "Observation", "status": "final", "code": {"coding": [dict(_INJURY)]}}
+    ident = ei(ctx.first(seg, 13), ctx.enc, ctx.sender_system)
+    if ident:
+        res["identifier"] = [ident]
+    ctx.subject(res)
+    if ctx.encounter:
+        res["encounter"] = {"reference": ctx.encounter}
+    when = dtm(ctx.leaf(seg, 1), ctx.tz, "ACC-1")
+    if when:
+        res["effectiveDateTime"] = when
+    kind = cwe(ctx.first(seg, 2), ctx.enc)  # HL7 table 0050 accident code
+    if kind:
+        res["category"] = [kind]
+    recorder = ctx.practitioner(ctx.first(seg, 7)) if ctx.first(seg, 7) else None
+    if recorder:
+        res["performer"] = [{"reference": recorder}]
+    description = ctx.leaf(seg, 8)
+    if description:
+        res["valueString"] = description
+    parts = [_flag(code, label, ctx.leaf(seg, n)) for n, code, label in _ACCIDENT_FLAGS if ctx.leaf(seg, n) in YES_NO]
+    if parts:
+        res["component"] = parts
+    place = _accident_place(ctx, seg)
+    if place:
+        res["extension"] = [{"url": "http://hl7.org/fhir/StructureDefinition/event-location",
+                             "valueReference": {"reference": place}}]
+    key = f"Observation|{ctx.patient_key}|accident|{ident['value'] if ident else ctx.leaf(seg, 1)}"
+    ctx.last = res
+    ctx.bundle.add(res, key)
+
+
+def _flag(code: str, label: str, value: str) -> dict:
+    return {"code": {"coding": [{"system": "urn:hl7bridge:codesystem:accident-indicator", "code": code,
+                                 "display": label}]},
+            "valueCodeableConcept": {"coding": [{"system": V2 + "0136", "code": value, "display": YES_NO[value]}]}}
+
+
+def _accident_place(ctx: Ctx, seg: Segment) -> str | None:
+    """ACC-3 (the place, as text) and ACC-11 (its address) -> a Location."""
+    name = ctx.leaf(seg, 3)
+    address = xad(ctx.first(seg, 11), ctx.enc)
+    if not name and not address:
+        return None
+    place: dict = {"resourceType": "Location", "mode": "instance"}
+    if name:
+        place["name"] = name
+    if address:
+        place["address"] = address
+    return ctx.bundle.add(place, f"Location|accident|{name}|{ctx.first(seg, 11)}")
