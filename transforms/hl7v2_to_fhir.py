@@ -19,6 +19,7 @@ from hl7bridge.transforms.fhir.bundle import BundleBuilder
 from hl7bridge.transforms.hl7v2 import seg_clinical, seg_document, seg_finance, seg_orders, seg_patient, seg_timing
 from hl7bridge.transforms.hl7v2 import seg_pharmacy, seg_related, seg_results, seg_roles, seg_schedule, seg_visit
 from hl7bridge.transforms.hl7v2 import seg_dispense, seg_medication
+from hl7bridge.transforms.hl7v2 import seg_referral
 from hl7bridge.transforms.hl7v2.context import Ctx
 from hl7bridge.transforms.hl7v2.datatypes import Comps, authority_system, dtm, instant
 from hl7bridge.transforms.hl7v2.message import Message, Segment
@@ -51,7 +52,7 @@ SEGMENT_MAPPERS: dict[str, Mapper] = {
     "PV2": seg_visit.pv2, "DG1": _dg1, "PR1": seg_clinical.procedure, "AL1": seg_clinical.allergy,
     "IN1": seg_finance.coverage, "GT1": seg_finance.guarantor, "FT1": seg_finance.charge,
     "ORC": seg_orders.orc, "OBR": seg_orders.obr, "TQ1": seg_timing.tq1, "SPM": seg_orders.spm, "NTE": seg_orders.nte,
-    "SAC": seg_orders.sac,
+    "SAC": seg_orders.sac, "RF1": seg_referral.referral, "PRD": seg_referral.provider, "AUT": seg_referral.authorization,
     "OBX": _obx, "RXA": seg_pharmacy.immunization, "RXR": seg_pharmacy.route,
     "RXE": seg_pharmacy.medication_request, "RXO": seg_pharmacy.medication_request,
     "RXD": seg_dispense.dispense, "RXC": seg_medication.component, "CDO": seg_medication.cumulative_dose,

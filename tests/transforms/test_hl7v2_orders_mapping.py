@@ -101,3 +101,40 @@ def test_spm_ids_parent_container_and_concept_maps() -> None:
     assert container["identifier"][0]["value"] == "TUBE-7"
     assert container["capacity"] == {"value": 10, "unit": "mL"} and container["specimenQuantity"]["value"] == 4
     assert specimen["note"] == [{"text": "Drawn at bedside"}]
+
+
+def test_ref_rf1_is_a_referral_with_prd_requester_and_performer() -> None:
+    rf1 = seg("RF1", {1: "P^Pending^HL70283", 2: "R^Routine^HL70280", 3: "Med^Medical^HL70281",
+                      5: "O^Outpatient^HL70284", 6: "R-77^EHR", 7: "20240105", 8: "20240305", 9: "20240104",
+                      10: "O^Provider Ordered^HL70336", 19: "Test Specialty Clinic", 24: "Please review"})
+    prd_rp = seg("PRD", {1: "RP^Referring Provider^HL70286", 2: "Sender^Sam^^^DR", 5: "^WPN^PH^^^^^^^^^(555)555-0101",
+                         7: "LIC-1^SL^^20301231", 8: "20200101", 10: "Test Family Practice"})
+    prd_rt = seg("PRD", {1: "RT^Referred to Provider^HL70286", 2: "Receiver^Riley", 4: "^^^TEST CLINIC",
+                         7: "LIC-2^SL"})
+    bundle = hl7v2_to_fhir(msg("REF^I12", rf1, prd_rp, prd_rt, PID), strict=True)
+    referral = next(r for r in of_type(bundle, "ServiceRequest") if r.get("category"))
+    assert referral["status"] == "active" and referral["priority"] == "routine"
+    assert referral["category"][0]["coding"][0]["code"] == "3457005"
+    assert referral["identifier"][0]["value"] == "R-77" and referral["authoredOn"] == "2024-01-04"
+    assert referral["occurrencePeriod"] == {"start": "2024-01-05", "end": "2024-03-05"}
+    assert referral["reasonCode"][0]["coding"][0]["code"] == "O" and referral["note"] == [{"text": "Please review"}]
+    requester = resolve(bundle, referral["requester"])
+    assert requester["code"][0]["coding"][0] == {"system": V2 + "0286", "code": "RP", "display": "Referring Provider"}
+    person = resolve(bundle, requester["practitioner"])
+    assert person["identifier"][0]["value"] == "LIC-1" and person["identifier"][0]["period"] == {"end": "2030-12-31"}
+    assert resolve(bundle, requester["organization"])["name"] == "Test Family Practice"
+    kinds = [resolve(bundle, p)["resourceType"] for p in referral["performer"]]
+    assert kinds == ["Organization", "PractitionerRole"]
+
+
+def test_ref_i14_cancels_and_aut_is_a_preauthorization() -> None:
+    rf1 = seg("RF1", {1: "A", 6: "R-78^EHR", 7: "20240105"})
+    aut = seg("AUT", {1: "PPO", 3: "Test Payer", 4: "20240101", 5: "20240401", 6: "AUTH-9", 7: "150", 8: "2",
+                      9: "1", 10: "20240102", 28: "approved in part"})
+    bundle = hl7v2_to_fhir(msg("REF^I14", PID, rf1, aut), strict=True)
+    assert of_type(bundle, "ServiceRequest")[0]["status"] == "revoked"
+    claim = of_type(bundle, "ClaimResponse")[0]
+    assert claim["use"] == "preauthorization" and claim["created"] == "2024-01-02"
+    assert claim["preAuthPeriod"] == {"start": "2024-01-01", "end": "2024-04-01"}
+    assert [a["value"] for a in claim["item"][0]["adjudication"]] == [2, 1]
+    assert claim["total"][0]["amount"] == {"value": 150} and resolve(bundle, claim["insurer"])["name"] == "Test Payer"

@@ -25,6 +25,7 @@ _NOTE_CATEGORY = {  # OBR-24 (HL7 table 0074) sections reported as notes rather 
 _NOTE_TYPES = frozenset(("Observation", "ServiceRequest", "Immunization", "MedicationRequest", "Procedure",
                          "AllergyIntolerance", "Specimen", "Condition", "MedicationAdministration"))
 _RESULT_MESSAGES = frozenset(("ORU", "OUL"))
+_REFERRAL_MESSAGES = frozenset(("REF", "RRI"))  # their OBR groups carry results, not specimen orders
 _SPECIAL_HANDLING = "http://hl7.org/fhir/StructureDefinition/specimen-specialHandling"
 
 
@@ -79,7 +80,7 @@ def obr(ctx: Ctx, seg: Segment) -> None:
     ctx.last = sr
     if ctx.msg.message_type in _RESULT_MESSAGES:
         _report(ctx, seg, code, idents, sr_ref)
-    else:
+    elif ctx.msg.message_type not in _REFERRAL_MESSAGES:
         _obr_specimen(ctx, seg, sr)
 
 
