@@ -7,7 +7,7 @@ from hl7bridge.transforms.fhir.profiles import profiled
 from hl7bridge.transforms.hl7v2 import seg_medication
 from hl7bridge.transforms.hl7v2.codes import THO, V2, lookup
 from hl7bridge.transforms.hl7v2.context import Ctx
-from hl7bridge.transforms.hl7v2.datatypes import Comps, cwe, date_of, dtm, number, table_concept, xad
+from hl7bridge.transforms.hl7v2.datatypes import Comps, cwe, date_of, dtm, number, table_concept, xad, xtn
 from hl7bridge.transforms.hl7v2.message import Segment
 from hl7bridge.transforms.hl7v2.seg_medication import PRESCRIPTION_TYPE
 from hl7bridge.transforms.hl7v2.seg_orders import order_identifiers, order_status
@@ -253,12 +253,16 @@ def _request_key(ctx: Ctx, idents: list[dict], rx_ident: dict | None, placed: di
                  medication: dict, authored: str | None) -> tuple[str, dict | None]:
     """The upsert key: the prescription number, else the order number (an RXE encoding an RXO of the same
     ORC must not claim the RXO's order number for its conditional update, so it is keyed under it)."""
-    if rx_ident:
-        return f"MedicationRequest|{rx_ident['system']}|{rx_ident['value']}", rx_ident
+    rx_key = f"MedicationRequest|{rx_ident['system']}|{rx_ident['value']}" if rx_ident else ""
+    if rx_ident and ctx.bundle.ref(rx_key) is None:  # a number repeated in one message keys the later order apart
+        return rx_key, rx_ident
     if placed is not None:
         return f"{ctx.group.get('owner_key')}|encoded", None
     code = medication.get("coding", [{}])[0].get("code", "")
-    return _key(ctx, "MedicationRequest", idents, f"{code}|{authored}")
+    key, ident = _key(ctx, "MedicationRequest", idents, f"{code}|{authored}")
+    if ctx.bundle.ref(key) is not None:  # an order number repeated by another group: a request of its own
+        return f"{key}|{code}|{len(ctx.bundle.entries)}", None
+    return key, ident
 
 
 def _strength(ctx: Ctx, seg: Segment, fields: dict, medication: dict) -> None:
@@ -278,8 +282,7 @@ def _people(ctx: Ctx, orc_seg: Segment | None, seg: Segment, fields: dict, res: 
     """Requester: ORC-12 (else RXO-14 / RXE-13) as the ordering PractitionerRole of the ORC-21 facility;
     recorder: ORC-10 entered by, else ORC-19 action by."""
     xcn = (ctx.first(orc_seg, 12) if orc_seg is not None else "") or ctx.first(seg, fields["provider"])
-    facility = ctx.first(orc_seg, 21) if orc_seg is not None else ""
-    org = ctx.organization(facility) if facility else None
+    org = _ordering_facility(ctx, orc_seg)
     requester = ctx.practitioner_role(xcn, V2 + "0443", "OP", org) if xcn else None
     if requester:
         res["requester"] = {"reference": requester}
@@ -287,6 +290,22 @@ def _people(ctx: Ctx, orc_seg: Segment | None, seg: Segment, fields: dict, res: 
     recorder = ctx.practitioner_role(entered, "", "") if entered else None
     if recorder:
         res["recorder"] = {"reference": recorder}
+
+
+def _ordering_facility(ctx: Ctx, orc_seg: Segment | None) -> str | None:
+    """IG ORC[ServiceRequest] ORC-21/22/23: the ordering facility Organization with its address and phone."""
+    facility = ctx.first(orc_seg, 21) if orc_seg is not None else ""
+    org = ctx.organization(facility) if facility and orc_seg is not None else None
+    target = next((e["resource"] for e in ctx.bundle.entries if e["fullUrl"] == org), None) if org else None
+    if target is None or orc_seg is None:
+        return org
+    address = xad(ctx.first(orc_seg, 22), ctx.enc) if ctx.first(orc_seg, 22) else None
+    if address and "address" not in target:
+        target["address"] = [address]
+    phones = [p for p in (xtn(r, ctx.enc) for r in ctx.reps(orc_seg, 23)) if p]
+    if phones and "telecom" not in target:
+        target["telecom"] = phones
+    return org
 
 
 def _dosage(ctx: Ctx, seg: Segment, fields: dict, res: dict) -> None:
