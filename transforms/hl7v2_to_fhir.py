@@ -18,7 +18,7 @@ from hl7bridge.engine.errors import HL7BridgeError, ParseError, TransformError
 from hl7bridge.transforms.fhir.bundle import BundleBuilder
 from hl7bridge.transforms.hl7v2 import seg_clinical, seg_document, seg_finance, seg_orders, seg_patient, seg_timing
 from hl7bridge.transforms.hl7v2 import seg_pharmacy, seg_related, seg_results, seg_roles, seg_schedule, seg_visit
-from hl7bridge.transforms.hl7v2 import seg_dispense, seg_medication
+from hl7bridge.transforms.hl7v2 import seg_dispense, seg_medication, seg_trial
 from hl7bridge.transforms.hl7v2 import seg_referral
 from hl7bridge.transforms.hl7v2.context import Ctx
 from hl7bridge.transforms.hl7v2.datatypes import Comps, authority_system, dtm, instant
@@ -56,6 +56,7 @@ SEGMENT_MAPPERS: dict[str, Mapper] = {
     "OBX": _obx, "RXA": seg_pharmacy.immunization, "RXR": seg_pharmacy.route,
     "RXE": seg_pharmacy.medication_request, "RXO": seg_pharmacy.medication_request,
     "RXD": seg_dispense.dispense, "RXC": seg_medication.component, "CDO": seg_medication.cumulative_dose,
+    "CTI": seg_trial.trial,
     "SCH": seg_schedule.appointment, "AIS": seg_schedule.service, "AIP": seg_schedule.resource_person,
     "AIL": seg_schedule.resource_location, "TXA": seg_document.document,
     "DB1": seg_patient.disability, "IN2": seg_related.insurance_extra, "ACC": seg_visit.accident,

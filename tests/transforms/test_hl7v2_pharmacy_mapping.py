@@ -177,3 +177,17 @@ def test_rxa_address_applies_to_every_level_of_the_administered_at_location() ->
     assert len(places) == 4 and all(p["address"]["city"] == "Testville" for p in places)
     shot = of_type(bundle, "Immunization")[0]
     assert resolve(bundle, shot["location"]["reference"])["name"] == "BED3"
+
+
+def test_cti_is_a_research_study_supporting_the_order() -> None:
+    bundle = hl7v2_to_fhir(msg("RDE^O11", PID, ORC, RXE, "CTI|STUDY-1^SPONSOR|2^Phase 2^L"), strict=True)
+    request = of_type(bundle, "MedicationRequest")[0]
+    study = resolve(bundle, request["supportingInformation"][0]["reference"])
+    assert study["identifier"][0]["value"] == "STUDY-1" and study["status"] == "active"
+    assert study["phase"]["coding"][0]["code"] == "2"
+
+
+def test_orc10_entered_by_is_the_entering_provider() -> None:
+    bundle = hl7v2_to_fhir(msg("RDE^O11", PID, ORC, RXE), strict=True)
+    recorder = resolve(bundle, of_type(bundle, "MedicationRequest")[0]["recorder"]["reference"])
+    assert recorder["code"][0]["coding"][0] == {"system": "http://terminology.hl7.org/CodeSystem/v2-0443", "code": "EP"}

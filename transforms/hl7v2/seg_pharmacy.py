@@ -286,8 +286,12 @@ def _people(ctx: Ctx, orc_seg: Segment | None, seg: Segment, fields: dict, res: 
     requester = ctx.practitioner_role(xcn, V2 + "0443", "OP", org) if xcn else None
     if requester:
         res["requester"] = {"reference": requester}
-    entered = (ctx.first(orc_seg, 10) or ctx.first(orc_seg, 19)) if orc_seg is not None else ""
-    recorder = ctx.practitioner_role(entered, "", "") if entered else None
+    entered = ctx.first(orc_seg, 10) if orc_seg is not None else ""
+    if entered:  # v2 table 0443 EP: entering provider
+        recorder = ctx.practitioner_role(entered, V2 + "0443", "EP")
+    else:
+        action_by = ctx.first(orc_seg, 19) if orc_seg is not None else ""
+        recorder = ctx.practitioner_role(action_by, "", "") if action_by else None
     if recorder:
         res["recorder"] = {"reference": recorder}
 
