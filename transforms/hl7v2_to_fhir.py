@@ -56,7 +56,7 @@ SEGMENT_MAPPERS: dict[str, Mapper] = {
     "OBX": _obx, "RXA": seg_pharmacy.immunization, "RXR": seg_pharmacy.route,
     "RXE": seg_pharmacy.medication_request, "RXO": seg_pharmacy.medication_request,
     "RXD": seg_dispense.dispense, "RXC": seg_medication.component, "CDO": seg_medication.cumulative_dose,
-    "CTI": seg_trial.trial,
+    "CTI": seg_trial.trial, "BLG": seg_trial.billing,
     "SCH": seg_schedule.appointment, "AIS": seg_schedule.service, "AIP": seg_schedule.resource_person,
     "AIL": seg_schedule.resource_location, "TXA": seg_document.document,
     "DB1": seg_patient.disability, "IN2": seg_related.insurance_extra, "ACC": seg_visit.accident,

@@ -191,3 +191,13 @@ def test_orc10_entered_by_is_the_entering_provider() -> None:
     bundle = hl7v2_to_fhir(msg("RDE^O11", PID, ORC, RXE), strict=True)
     recorder = resolve(bundle, of_type(bundle, "MedicationRequest")[0]["recorder"]["reference"])
     assert recorder["code"][0]["coding"][0] == {"system": "http://terminology.hl7.org/CodeSystem/v2-0443", "code": "EP"}
+
+
+def test_blg_account_supports_the_order_without_overwriting_it() -> None:
+    bundle = hl7v2_to_fhir(msg("RDE^O11", PID, ORC, RXE, "BLG||CR|ACCT-5^^^BILLING^AN"), strict=True)
+    request = of_type(bundle, "MedicationRequest")[0]
+    ref = request["supportingInformation"][0]["reference"]
+    account = resolve(bundle, ref)
+    assert account["identifier"][0]["value"] == "ACCT-5" and account["status"] == "active"
+    entry = next(e for e in bundle["entry"] if e["fullUrl"] == ref)
+    assert entry["request"]["method"] == "POST" and "ifNoneExist" in entry["request"]

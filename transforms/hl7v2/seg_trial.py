@@ -1,8 +1,8 @@
-"""CTI (clinical trial identification) -> ResearchStudy, supporting the order it follows.
+"""Order-group extras: CTI (clinical trial) -> ResearchStudy, BLG-3 (billing account) -> Account.
 
-The IG lists CTI in the order messages without a target; a pharmacy or order service still wants
-to know that an order belongs to a trial, so the study is referenced from the order's
-supportingInformation (MedicationRequest) / supportingInfo (ServiceRequest).
+The IG lists CTI and BLG in the order messages without a target; a pharmacy or order service still
+wants to know the trial an order belongs to and the account it is billed to, so both are referenced
+from the order's supportingInformation (MedicationRequest) / supportingInfo (ServiceRequest).
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from hl7bridge.transforms.hl7v2.context import Ctx
 from hl7bridge.transforms.hl7v2.datatypes import cwe, ei
 from hl7bridge.transforms.hl7v2.message import Segment
 
-__all__ = ["trial"]
+__all__ = ["trial", "billing"]
 
 
 def trial(ctx: Ctx, seg: Segment) -> None:
@@ -24,6 +24,24 @@ def trial(ctx: Ctx, seg: Segment) -> None:
     if phase:
         study["phase"] = phase
     ref = ctx.bundle.add(study, f"ResearchStudy|{ident.get('system', '')}|{ident['value']}", ident, create_only=True)
+    _support(ctx, ref)
+
+
+def billing(ctx: Ctx, seg: Segment) -> None:
+    """BLG-3 account id (CX) -> the Account the order is billed to (only referenced: a conditional create)."""
+    text = ctx.first(seg, 3)
+    ident = ctx.identifier(text) if text else None
+    if ident is None:
+        return
+    account: dict = {"resourceType": "Account", "identifier": [ident], "status": "active"}
+    ctx.subject(account, "subject", required=False)
+    if "subject" in account:
+        account["subject"] = [account["subject"]]
+    ref = ctx.bundle.add(account, f"Account|{ident.get('system', '')}|{ident['value']}", ident, create_only=True)
+    _support(ctx, ref)
+
+
+def _support(ctx: Ctx, ref: str) -> None:
     request = ctx.group.get("mr") if isinstance(ctx.group.get("mr"), dict) else ctx.group.get("sr")
     if not isinstance(request, dict):
         return
