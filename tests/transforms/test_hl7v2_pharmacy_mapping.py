@@ -201,3 +201,12 @@ def test_blg_account_supports_the_order_without_overwriting_it() -> None:
     assert account["identifier"][0]["value"] == "ACCT-5" and account["status"] == "active"
     entry = next(e for e in bundle["entry"] if e["fullUrl"] == ref)
     assert entry["request"]["method"] == "POST" and "ifNoneExist" in entry["request"]
+
+
+def test_cdo_with_an_interval_is_a_maximum_per_period_beside_the_daily_one() -> None:
+    bundle = hl7v2_to_fhir(msg("RDE^O11", PID, ORC, RXE, "CDO|1|A|900^&mg|^&M"), strict=True)
+    dosages = of_type(bundle, "MedicationRequest")[0]["dosageInstruction"]
+    assert dosages[0]["maxDosePerPeriod"]["denominator"]["code"] == "d"  # RXE-19 total daily dose
+    assert dosages[1]["maxDosePerPeriod"] == {"numerator": {"value": 900, "unit": "mg"},
+                                              "denominator": {"value": 1, "unit": "mo", "system": "http://unitsofmeasure.org",
+                                                              "code": "mo"}}

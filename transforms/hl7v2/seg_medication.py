@@ -123,13 +123,30 @@ def pharmacy(ctx: Ctx, seg: Segment, name_n: int, address_n: int, phone_n: int) 
     return ctx.bundle.add(res, key, ident, create_only=True)
 
 
+# CDO-4 interval units (HL7 ISO+ / ANS+ / UCUM spellings) -> UCUM units of time.
+_INTERVAL_UNITS = {"s": "s", "min": "min", "h": "h", "hr": "h", "d": "d", "day": "d", "w": "wk", "wk": "wk",
+                   "m": "mo", "mo": "mo", "month": "mo", "y": "a", "yr": "a", "a": "a"}
+
+
 def cumulative_dose(ctx: Ctx, seg: Segment) -> None:
-    """CDO-3 cumulative dosage limit over the patient's lifetime (CDO-4 empty or ``PL``) -> maxDosePerLifetime."""
+    """CDO-3 cumulative dosage limit: over the patient's lifetime (CDO-4 empty or ``PL``) -> maxDosePerLifetime,
+    else per CDO-4 interval -> maxDosePerPeriod (on a Dosage of its own when the first has a daily maximum)."""
     target = ctx.group.get("dosed")
     limit = cq_quantity(ctx, ctx.first(seg, 3), "CDO-3")
-    interval = Comps(ctx.first(seg, 4), ctx.enc)
-    unit = (interval.subs(2) or [""])[0]
-    if not isinstance(target, dict) or limit is None or interval.c(1) or unit not in ("", "PL"):
+    if not isinstance(target, dict) or limit is None:
         return
-    dosage = target.setdefault("dosageInstruction", [{}])[0]
-    dosage.setdefault("maxDosePerLifetime", limit)
+    interval = Comps(ctx.first(seg, 4), ctx.enc)
+    units = interval.subs(2) + ["", ""]
+    unit = units[0] or units[1]
+    dosages = target.setdefault("dosageInstruction", [{}])
+    if unit in ("", "PL") and not interval.c(1):
+        dosages[0].setdefault("maxDosePerLifetime", limit)
+        return
+    per: dict = {"value": number(interval.c(1), "CDO-4") if interval.c(1) else 1}
+    ucum = _INTERVAL_UNITS.get(unit.lower())
+    per.update({"unit": ucum, "system": UCUM, "code": ucum} if ucum else {"unit": unit} if unit else {})
+    ratio = {"numerator": limit, "denominator": per}
+    if "maxDosePerPeriod" in dosages[0]:
+        dosages.append({"maxDosePerPeriod": ratio})
+    else:
+        dosages[0]["maxDosePerPeriod"] = ratio
