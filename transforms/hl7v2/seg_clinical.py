@@ -6,7 +6,7 @@ from hl7bridge.engine.errors import ParseError
 from hl7bridge.transforms.fhir.profiles import profiled
 from hl7bridge.transforms.hl7v2.codes import THO, lookup
 from hl7bridge.transforms.hl7v2.context import Ctx
-from hl7bridge.transforms.hl7v2.datatypes import cwe, dtm, ei
+from hl7bridge.transforms.hl7v2.datatypes import Comps, cwe, dtm, ei
 from hl7bridge.transforms.hl7v2.message import Segment
 
 __all__ = ["diagnosis", "procedure", "allergy"]
@@ -29,8 +29,14 @@ def diagnosis(ctx: Ctx, seg: Segment) -> None:
     if onset:
         res["onsetDateTime"] = onset
     recorded = dtm(ctx.leaf(seg, 19), ctx.tz, "DG1-19")
-    if recorded:
+    if recorded:  # IG DG1-19 lists both the asserted-date extension and recordedDate
         res["recordedDate"] = recorded
+        res.setdefault("extension", []).append({"url": _EXT + "condition-assertedDate", "valueDateTime": recorded})
+    if ctx.leaf(seg, 21) == "D":  # IG DG1-21: only D (delete) maps
+        res["verificationStatus"] = {"coding": [{"system": THO + "condition-ver-status", "code": "entered-in-error"}]}
+    parent = _parent_condition(ctx, ctx.first(seg, 22))
+    if parent:
+        res.setdefault("extension", []).append({"url": _EXT + "condition-dueTo", "valueReference": {"reference": parent}})
     clinician = ctx.practitioner(ctx.first(seg, 16)) if ctx.first(seg, 16) else None
     if clinician:
         res["asserter"] = {"reference": clinician}  # IG DG1-16 diagnosing clinician
@@ -53,6 +59,18 @@ def diagnosis(ctx: Ctx, seg: Segment) -> None:
     ctx.last = res
 
 
+_EXT = "http://hl7.org/fhir/StructureDefinition/"
+
+
+def _parent_condition(ctx: Ctx, text: str) -> str | None:
+    """IG DG1-22 (EI[Condition]): the parent diagnosis, a Condition known by its identifier."""
+    ident = _ei(ctx, text)
+    if ident is None or not ctx.patient:
+        return None
+    res = {"resourceType": "Condition", "identifier": [ident], "subject": {"reference": ctx.patient}}
+    return ctx.bundle.add(res, f"Condition|{ident.get('system', '')}|{ident['value']}", ident, create_only=True)
+
+
 def _episode_diagnosis(ctx: Ctx, enc: dict, entry: dict) -> None:
     """IG DG1[EpisodeOfCare]: in the context of an episode of care (PV1-54) it lists the diagnosis too."""
     refs = [e["reference"] for e in enc.get("episodeOfCare", [])]
@@ -66,7 +84,14 @@ def _episode_diagnosis(ctx: Ctx, enc: dict, entry: dict) -> None:
 
 
 def _ei(ctx: Ctx, text: str) -> dict | None:
-    return ei(text, ctx.enc, ctx.sender_system)
+    """EI -> Identifier; an OID-shaped universal id (EI-3) names the system whatever EI-4 says."""
+    ident = ei(text, ctx.enc, ctx.sender_system)
+    if ident is not None:
+        f = Comps(text, ctx.enc)
+        universal = f.c(3)
+        if universal and "." in universal and universal.replace(".", "").isdigit():
+            ident["system"] = "urn:oid:" + universal
+    return ident
 
 
 def procedure(ctx: Ctx, seg: Segment) -> None:
@@ -89,7 +114,7 @@ def procedure(ctx: Ctx, seg: Segment) -> None:
     if category:
         res["category"] = category
     performed = dtm(ctx.leaf(seg, 5), ctx.tz, "PR1-5")
-    if performed:
+    if performed:  # IG: a period only "IF PR1-5.5 VALUED", which a DTM never is
         res["performedDateTime"] = performed
     performers = []
     for n, function in ((8, "88189002"), (11, "304292004"), (12, "")):
@@ -108,12 +133,28 @@ def procedure(ctx: Ctx, seg: Segment) -> None:
     ident = _ei(ctx, ctx.first(seg, 19))
     if ident:
         res["identifier"] = [ident]
+    parent = _parent_procedure(ctx, ctx.first(seg, 25))
+    if parent:
+        res["partOf"] = [{"reference": parent}]
     label = code.get("coding", [{}])[0].get("code", code.get("text", ""))
     ref = ctx.bundle.add(res, f"Procedure|{ctx.patient_key}|{label}|{performed or ''}", ident)
     charge = ctx.group.get("charge")
     if isinstance(charge, dict):  # DFT / BAR: FT1 then its PR1 -> ChargeItem.service
         charge.setdefault("service", []).append({"reference": ref})
     ctx.last = res
+
+
+def _parent_procedure(ctx: Ctx, text: str) -> str | None:
+    """IG PR1-25: partOf the Procedure whose identifier is the parent procedure id."""
+    ident = _ei(ctx, text)
+    if ident is None or not ctx.patient:
+        return None
+    res = {"resourceType": "Procedure", "status": "unknown", "identifier": [ident], "subject": {"reference": ctx.patient}}
+    return ctx.bundle.add(res, f"Procedure|{ident.get('system', '')}|{ident['value']}", ident, create_only=True)
+
+
+# IG AllergyType map (HL7 table 0127 -> AllergyIntolerance.type); MC (contraindication) stays unmapped.
+_ALLERGY_TYPE = dict.fromkeys(("DA", "FA", "MA", "EA", "AA", "PA", "LA"), "allergy")
 
 
 def allergy(ctx: Ctx, seg: Segment) -> None:
@@ -126,6 +167,9 @@ def allergy(ctx: Ctx, seg: Segment) -> None:
     category = lookup("AllergenType[AllergyIntoleranceCategory]", ctx.leaf(seg, 2))
     if category:
         res["category"] = [category[0]]
+    kind = _ALLERGY_TYPE.get(ctx.leaf(seg, 2))
+    if kind:
+        res["type"] = kind
     res["code"] = code
     ctx.subject(res, "patient")
     reactions = [ctx.enc.unescape(r) for r in ctx.reps(seg, 5)]

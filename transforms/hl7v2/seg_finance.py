@@ -4,13 +4,21 @@ from __future__ import annotations
 
 from hl7bridge.engine.errors import ParseError
 from hl7bridge.transforms.fhir.profiles import profiled
-from hl7bridge.transforms.hl7v2.codes import THO, V2, lookup, system_uri
+from hl7bridge.transforms.hl7v2.codes import LOCAL_BASE, THO, V2, lookup, system_uri
 from hl7bridge.transforms.hl7v2.context import Ctx
 from hl7bridge.transforms.hl7v2.datatypes import Comps, cwe, cx, date_of, dtm, number, xad, xpn, xtn
 from hl7bridge.transforms.hl7v2.message import Segment
+from hl7bridge.transforms.hl7v2.seg_patient import bcp47_language
 from hl7bridge.transforms.hl7v2.seg_related import insured
 
-__all__ = ["coverage", "guarantor", "charge"]
+__all__ = ["coverage", "guarantor", "charge", "finish_charges"]
+
+_ID_TYPE = LOCAL_BASE + "codesystem:identifier-type"  # identifier kinds HL7 table 0203 lacks (policy, transaction)
+# IN1-15 plan types that are FHIR Coverage.type codes (v3 ActCode, the coverage-type value set).
+_ACT_COVERAGE = {"HMO", "PPO", "POS", "EPO", "DENTAL", "DISEASE", "DRUGPOL", "HIP", "LTC", "MCPOL", "MENTPOL",
+                 "SUBPOL", "VISPOL", "EHCPOL", "HSAPOL", "AUTOPOL", "COL", "UNINSMOT", "PUBLICPOL", "DENTPRG",
+                 "DISEASEPRG", "CANPRG", "ENDRENAL", "HIVAIDS", "MANDPOL", "MENTPRG", "SAFNET", "SUBPRG", "SUBSIDIZ",
+                 "SUBSIDMC", "SUBSIDFFS", "WRKCOMP", "PUBLICPOL", "FLEXP", "MCPOL", "RETIRE", "DIS"}
 
 # HL7 table 0063 (relationship) -> FHIR subscriber-relationship.
 _SUBSCRIBER = {"SEL": "self", "SPO": "spouse", "DOM": "common", "CHD": "child", "PAR": "parent",
@@ -23,20 +31,22 @@ def coverage(ctx: Ctx, seg: Segment) -> None:
     if payor is None:
         raise ParseError("IN1 names no insurance company (IN1-3 / IN1-4)", location="IN1-3", hl7_code=101)
     res: dict = {"resourceType": "Coverage", "status": "active"}
-    member = ctx.leaf(seg, 36) or ctx.leaf(seg, 49)
+    policy, subscriber_id = ctx.leaf(seg, 36), ctx.leaf(seg, 49)
     plan = Comps(ctx.first(seg, 2), ctx.enc)
     idents = []
-    if member:
-        idents.append({"system": ctx.sender_system + ":member", "value": member,
-                       "type": {"coding": [{"system": V2 + "0203", "code": "MB"}]}})
-        res["subscriberId"] = member
+    if policy:  # IN1-36 policy number: the business identifier the Coverage is upserted by
+        idents.append({"system": ctx.sender_system + ":policy", "value": policy,
+                       "type": {"coding": [{"system": _ID_TYPE, "code": "PLN", "display": "Policy number"}]}})
+    if subscriber_id or policy:  # IG IN1-49 -> subscriberId
+        res["subscriberId"] = subscriber_id or policy
     if plan.c(1):  # IG: IN1-2 (plan id, CWE) -> identifier
         idents.append({"system": system_uri(plan.c(3)) or ctx.sender_system + ":plan", "value": plan.c(1)})
+    idents += _programme_ids(ctx, _following(ctx, seg, "IN2"))
     if idents:
         res["identifier"] = idents
-    plan_type = ctx.leaf(seg, 15)
+    plan_type = _plan_type(ctx, ctx.first(seg, 15))
     if plan_type:
-        res["type"] = {"coding": [{"system": V2 + "0086", "code": plan_type}]}
+        res["type"] = plan_type
     ctx.subject(res, "beneficiary")
     relation = _SUBSCRIBER.get(ctx.leaf(seg, 17))
     if relation:
@@ -66,9 +76,94 @@ def coverage(ctx: Ctx, seg: Segment) -> None:
             classes.append(entry)
     if classes:
         res["class"] = classes
+    cost = _deductible(ctx, seg)
+    if cost:
+        res["costToBeneficiary"] = [cost]
     ident = idents[0] if idents else None
-    ctx.bundle.add(res, f"Coverage|{ctx.patient_key}|{payor_key}|{member}|{plan.c(1)}", ident)
+    ref = ctx.bundle.add(res, f"Coverage|{ctx.patient_key}|{payor_key}|{policy or subscriber_id}|{plan.c(1)}", ident)
+    account = _account(ctx)
+    if account is not None:  # the visit's account is billed to this coverage (IN1-22: its priority)
+        entry: dict = {"coverage": {"reference": ref}}
+        rank = ctx.leaf(seg, 22)
+        if rank.isdigit() and int(rank) > 0:
+            entry["priority"] = int(rank)
+        account.setdefault("coverage", []).append(entry)
     ctx.last = res
+
+
+def _following(ctx: Ctx, seg: Segment, name: str) -> Segment | None:
+    """The segment right after ``seg`` when it is a ``name`` segment (IN1 then its IN2, FT1 then PR1)."""
+    segments = ctx.msg.segments()
+    for i, other in enumerate(segments):
+        if other is seg:
+            after = segments[i + 1] if i + 1 < len(segments) else None
+            return after if after is not None and after.name == name else None
+    return None
+
+
+# IN2 numbers the payer programmes give the patient (no IG map): field, identifier type, system.
+_PROGRAMMES = ((6, "MC", "http://hl7.org/fhir/sid/us-medicare"), (8, "MA", "urn:hl7bridge:id:us-medicaid"))
+
+
+def _programme_ids(ctx: Ctx, in2: Segment | None) -> list[dict]:
+    """IN2-6 Medicare and IN2-8 Medicaid numbers and IN2-61 member numbers identify the Coverage too."""
+    if in2 is None:
+        return []
+    out = []
+    for n, code, system in _PROGRAMMES:
+        value = ctx.leaf(in2, n)
+        if value:
+            out.append({"system": system, "value": value, "type": {"coding": [{"system": V2 + "0203", "code": code}]}})
+    for rep in ctx.reps(in2, 61):
+        member = ctx.identifier(rep)
+        if member:
+            member.setdefault("type", {"coding": [{"system": V2 + "0203", "code": "MB"}]})
+            out.append(member)
+    return out
+
+
+def _plan_type(ctx: Ctx, text: str) -> dict | None:
+    """IN1-15 plan type (IG: CWE, PlanId map empty): v3 ActCode when it is a FHIR coverage type, else table 0086."""
+    concept = cwe(text, ctx.enc)
+    if concept is None:
+        return None
+    first = concept.get("coding", [{}])[0]
+    code = first.get("code", "")
+    if not code:
+        return concept
+    mapped = {"system": THO + "v3-ActCode" if code in _ACT_COVERAGE else V2 + "0086", "code": code}
+    if first.get("display"):
+        mapped["display"] = first["display"]
+    out: dict = {"coding": [mapped]}
+    if concept.get("text"):
+        out["text"] = concept["text"]
+    return out
+
+
+def _deductible(ctx: Ctx, seg: Segment) -> dict | None:
+    """IN1-37 policy deductible (CP: amount&currency ^ price type) -> costToBeneficiary."""
+    price = Comps(ctx.first(seg, 37), ctx.enc)
+    money = price.subs(1)
+    try:  # secondary to the coverage: a feed's non-numeric deductible is left out, not fatal
+        amount = number(money[0], "IN1-37") if money and money[0] else None
+    except ParseError:
+        amount = None
+    if amount is None:
+        return None
+    value: dict = {"value": amount}
+    if len(money) > 1 and money[1]:
+        value["currency"] = money[1]
+    codings = [{"system": THO + "coverage-copay-type", "code": "deductible", "display": "Deductible"}]
+    if price.c(2):  # HL7 table 0205 price type
+        codings.append({"system": V2 + "0205", "code": price.c(2)})
+    return {"type": {"coding": codings}, "valueMoney": value}
+
+
+def _account(ctx: Ctx) -> dict | None:
+    """The Account resource PID-18 gave, if any."""
+    if not ctx.account:
+        return None
+    return next((e["resource"] for e in ctx.bundle.entries if e["fullUrl"] == ctx.account), None)
 
 
 def _payor(ctx: Ctx, seg: Segment) -> tuple[str | None, str]:
@@ -92,12 +187,25 @@ def _payor(ctx: Ctx, seg: Segment) -> tuple[str | None, str]:
 
 
 def guarantor(ctx: Ctx, seg: Segment) -> None:
-    """GT1 -> RelatedPerson (the guarantor) unless the guarantor is the patient (GT1-11 SEL)."""
-    if not ctx.patient or ctx.leaf(seg, 11) == "SEL":
+    """GT1 -> the Account's guarantor: the patient (GT1-11 SEL) or a RelatedPerson; GT1-13/14 its period."""
+    if not ctx.patient:
         return
+    party = ctx.patient if ctx.leaf(seg, 11) == "SEL" else _guarantor_person(ctx, seg)
+    account = _account(ctx)
+    if party is None or account is None:
+        return
+    entry: dict = {"party": {"reference": party}}
+    start, end = dtm(ctx.leaf(seg, 13), ctx.tz, "GT1-13"), dtm(ctx.leaf(seg, 14), ctx.tz, "GT1-14")
+    if start or end:
+        entry["period"] = {k: v for k, v in (("start", start), ("end", end)) if v}
+    account.setdefault("guarantor", []).append(entry)
+
+
+def _guarantor_person(ctx: Ctx, seg: Segment) -> str | None:
+    """GT1 naming someone other than the patient -> RelatedPerson (relationship GT)."""
     names = [n for n in (xpn(r, ctx.enc) for r in ctx.reps(seg, 3)) if n]
     if not names:
-        return
+        return None
     res = profiled({"resourceType": "RelatedPerson", "active": True}, "us-core-relatedperson")
     res["patient"] = {"reference": ctx.patient}
     res["name"] = names
@@ -117,9 +225,36 @@ def guarantor(ctx: Ctx, seg: Segment) -> None:
     sex = lookup("AdministrativeSex", ctx.leaf(seg, 9))
     if sex:
         res["gender"] = sex[0]
+    _guarantor_ids(ctx, seg, res)
+    language = cwe(ctx.first(seg, 36), ctx.enc)
+    if language:  # GT1-36 primary language
+        bcp47_language(language)
+        res["communication"] = [{"language": language, "preferred": True}]
     family = names[0].get("family", "")
-    ctx.bundle.add(res, f"RelatedPerson|{ctx.patient_key}|guarantor|{family}|{ctx.leaf(seg, 2)}")
+    ref = ctx.bundle.add(res, f"RelatedPerson|{ctx.patient_key}|guarantor|{family}|{ctx.leaf(seg, 2)}")
     ctx.last = res
+    return ref
+
+
+def _add_identifier(res: dict, ident: dict | None) -> None:
+    """Append ``ident`` unless an identifier with the same system and value is there already."""
+    if not ident:
+        return
+    idents = res.setdefault("identifier", [])
+    if all((i.get("system"), i.get("value")) != (ident.get("system"), ident.get("value")) for i in idents):
+        idents.append(ident)
+
+
+def _guarantor_ids(ctx: Ctx, seg: Segment, res: dict) -> None:
+    """GT1-2 guarantor numbers, GT1-12 SSN and GT1-19 employee ids identify the guarantor."""
+    for rep in ctx.reps(seg, 2):
+        _add_identifier(res, ctx.identifier(rep))
+    ssn = ctx.leaf(seg, 12)
+    if ssn:
+        _add_identifier(res, {"system": "http://hl7.org/fhir/sid/us-ssn", "value": ssn,
+                             "type": {"coding": [{"system": V2 + "0203", "code": "SS"}]}})
+    for rep in ctx.reps(seg, 19):
+        _add_identifier(res, ctx.identifier(rep))
 
 
 def _policy_holder(ctx: Ctx, seg: Segment) -> str | None:
