@@ -132,7 +132,7 @@ def test_pda_gives_cause_of_death_certification_and_autopsy() -> None:
     assert certifier["name"][0]["family"] == "Certifier"
     answers = {o["code"]["coding"][0]["code"]: o["valueCodeableConcept"]["coding"][0]["code"]
                for o in of_type(bundle, "Observation")}
-    assert answers == {"death-certificate": "Y", "autopsy": "Y"}
+    assert answers == {"death-certificate": "Y", "autopsy": "Y", "coroner": "N"}
     encounter = of_type(bundle, "Encounter")[0]
     died_in = [by_url[loc["location"]["reference"]] for loc in encounter["location"] if loc["status"] == "completed"]
     assert [place["name"] for place in died_in] == ["B-9"]
@@ -143,3 +143,15 @@ def test_pda_without_autopsy_makes_no_autopsy_procedure() -> None:
     bundle = hl7v2_to_fhir(msg("ADT^A03", PID, pda), strict=True)
     assert of_type(bundle, "Procedure") == []
     assert [o["valueCodeableConcept"]["coding"][0]["code"] for o in of_type(bundle, "Observation")] == ["N"]
+
+
+def _status(event: str, pv1_45: str) -> str:
+    pv1 = field_list("PV1", {1: "1", 2: "I", 19: "V-1^^^HOSP^VN", 45: pv1_45})
+    return of_type(hl7v2_to_fhir(msg(f"ADT^{event}", PID, pv1)), "Encounter")[0]["status"]
+
+
+def test_the_event_says_where_the_encounter_stands_before_pv1_45() -> None:
+    assert _status("A13", "20240103") == "in-progress"  # discharge cancelled, PV1-45 still sent
+    assert _status("A11", "20240103") == "cancelled"
+    assert _status("A15", "") == "in-progress" and _status("A16", "") == "in-progress"
+    assert _status("A08", "20240103") == "finished" and _status("A08", "") == "in-progress"

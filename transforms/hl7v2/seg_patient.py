@@ -353,12 +353,11 @@ def death(ctx: Ctx, seg: Segment) -> None:
     period = {k: v for k, v in (("start", start), ("end", end)) if v}
     _death_step(ctx, seg, (6, "autopsy", "Autopsy"), (8, "autopsy-performed", "Autopsy performed", "Autopsy performed by"),
                 {"performedPeriod": period} if period else {})
+    _death_flag(ctx, seg, 9, "coroner", "Coroner indicator")
 
 
-def _death_step(ctx: Ctx, seg: Segment, flag: tuple[int, str, str], act: tuple[int, str, str, str],
-                timing: dict) -> None:
-    """A yes/no PDA indicator as an Observation, and (when done or timed) the act as a Procedure."""
-    n, code, label = flag
+def _death_flag(ctx: Ctx, seg: Segment, n: int, code: str, label: str) -> str:
+    """A PDA yes/no indicator as an Observation; returns the answer."""
     answer = ctx.leaf(seg, n)
     if answer in _YES_NO:
         obs = {"resourceType": "Observation", "status": "final",
@@ -367,6 +366,13 @@ def _death_step(ctx: Ctx, seg: Segment, flag: tuple[int, str, str], act: tuple[i
                "valueCodeableConcept": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v2-0136",
                                                     "code": answer, "display": _YES_NO[answer]}]}}
         ctx.bundle.add(obs, f"Observation|{ctx.patient_key}|{code}")
+    return answer
+
+
+def _death_step(ctx: Ctx, seg: Segment, flag: tuple[int, str, str], act: tuple[int, str, str, str],
+                timing: dict) -> None:
+    """A yes/no PDA indicator as an Observation, and (when done or timed) the act as a Procedure."""
+    answer = _death_flag(ctx, seg, *flag)
     n, code, label, role = act
     who = ctx.practitioner(ctx.first(seg, n)) if ctx.first(seg, n) else None
     if answer != "Y" and not who and not timing:

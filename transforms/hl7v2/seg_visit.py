@@ -11,8 +11,10 @@ from hl7bridge.transforms.hl7v2.message import Segment
 __all__ = ["encounter", "pv2", "accident"]
 
 # Events that say where the encounter stands (IG "Event[EncounterStatus]" plus the ones it leaves open).
-_EVENT_STATUS = {"A06": "in-progress", "A07": "in-progress", "A12": "in-progress", "A16": "planned",
-                 "A38": "cancelled", "A27": "cancelled", "A25": "in-progress", "A14": "planned"}
+# A15 / A16 announce a transfer or discharge of a patient still in the encounter; A25 / A26 cancel one.
+_EVENT_STATUS = {"A06": "in-progress", "A07": "in-progress", "A12": "in-progress", "A15": "in-progress",
+                 "A16": "in-progress", "A26": "in-progress", "A38": "cancelled", "A27": "cancelled",
+                 "A25": "in-progress", "A14": "planned"}
 _PARTICIPANTS = ((7, "ATND", "attender"), (8, "REF", "referrer"), (9, "CON", "consultant"), (17, "ADM", "admitter"),
                  (52, "PART", "Participation"))
 
@@ -57,13 +59,15 @@ def encounter(ctx: Ctx, seg: Segment) -> str | None:
 
 
 def _status(ctx: Ctx, patient_class: str, seg: Segment) -> str:
-    if ctx.leaf(seg, 45):
-        return "finished"  # IG: PV1-45 valued -> finished
+    """The event says where the encounter stands (IG Event[EncounterStatus], then the events it leaves open);
+    an event that does not (A08 update and the like) leaves it to PV1-45 (finished), else PV1-2."""
     event = lookup("Event[EncounterStatus]", ctx.event)
     if event and ctx.event != "A08":
-        return event[0]
+        return event[0]  # e.g. A11 / A13 cancel an admission / a discharge: PV1-45 may still be valued
     if ctx.event in _EVENT_STATUS:
         return _EVENT_STATUS[ctx.event]
+    if ctx.leaf(seg, 45):
+        return "finished"  # IG: PV1-45 valued -> finished
     by_class = lookup("PatientClass[EncounterStatus]", patient_class) if patient_class else None
     return by_class[0] if by_class else "unknown"
 
