@@ -138,3 +138,14 @@ def test_ref_i14_cancels_and_aut_is_a_preauthorization() -> None:
     assert claim["preAuthPeriod"] == {"start": "2024-01-01", "end": "2024-04-01"}
     assert [a["value"] for a in claim["item"][0]["adjudication"]] == [2, 1]
     assert claim["total"][0]["amount"] == {"value": 150} and resolve(bundle, claim["insurer"])["name"] == "Test Payer"
+
+
+def test_orc4_eip_group_numbers_and_orders_without_numbers_stay_apart() -> None:
+    first = ("ORC|SC|||G-1&EHR^FG-1&LAB|HD", "OBR|1|||2345-7^Glucose^LN||20240105080000-0500")
+    second = ("ORC|SC|||G-2^EHR|HD", "OBR|1|||2345-7^Glucose^LN||20240105080000-0500")
+    bundle = hl7v2_to_fhir(msg("OMG^O19", PID, *first, *second), strict=True)
+    one, two = of_type(bundle, "ServiceRequest")
+    assert one["requisition"]["value"] == "G-1" and one["requisition"]["type"]["coding"][0]["code"] == "PGN"
+    assert [(i["value"], i["type"]["coding"][0]["code"]) for i in one["identifier"]] == [("FG-1", "FGN")]
+    assert two["requisition"]["value"] == "G-2" and "identifier" not in two
+    assert one["status"] == two["status"] == "on-hold"

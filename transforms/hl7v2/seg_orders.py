@@ -113,8 +113,9 @@ def _service_request(ctx: Ctx, orc_seg: Segment | None, seg: Segment, code: dict
     if reasons:
         res["reasonCode"] = reasons
     _order_details(ctx, orc_seg, seg, res)
+    group = res.get("requisition", {}).get("value", "")
     key, ident = _key(ctx, "ServiceRequest", idents,
-                      f"{code.get('coding', [{}])[0].get('code', '')}|{authored or requested}")
+                      f"{code.get('coding', [{}])[0].get('code', '')}|{authored or requested}|{group}|{ctx.leaf(seg, 1)}")
     ctx.group["sr_key"] = key
     return ctx.bundle.add(res, key, ident), res
 
@@ -122,10 +123,8 @@ def _service_request(ctx: Ctx, orc_seg: Segment | None, seg: Segment, code: dict
 def _order_details(ctx: Ctx, orc_seg: Segment | None, seg: Segment, res: dict) -> None:
     """IG ORC[ServiceRequest] / OBR[ServiceRequest]: ORC-4 requisition, ORC-29 location code,
     OBR-11 `G` a reflex order, OBR-46 / OBR-47 order details."""
-    group = ei(ctx.first(orc_seg, 4), ctx.enc, ctx.sender_system) if orc_seg is not None else None
-    if group:
-        group["type"] = {"coding": [{"system": V2 + "0203", "code": "PGN"}]}
-        res["requisition"] = group
+    if orc_seg is not None:
+        _group_numbers(ctx, orc_seg, res)
     where = cwe(ctx.first(orc_seg, 29), ctx.enc) if orc_seg is not None else None
     if where:  # the order type as sent, with its IG OrderType translation (v3 RoleCode) beside it
         translated = _mapped(ctx, ctx.first(orc_seg, 29), "OrderType") or {}
@@ -142,6 +141,27 @@ def _order_details(ctx: Ctx, orc_seg: Segment | None, seg: Segment, res: dict) -
     parents = _parent_orders(ctx, ctx.first(seg, 29))
     if parents:
         res["basedOn"] = parents
+
+
+def _group_numbers(ctx: Ctx, orc_seg: Segment, res: dict) -> None:
+    """IG ORC-4 (EI, or EIP from v2.7): the placer group number is the ``requisition``; a filler group
+    number (ORC-4.2 of an EIP, else ORC-38) is an identifier typed FGN."""
+    text = ctx.first(orc_seg, 4)
+    filler = ei(ctx.first(orc_seg, 38), ctx.enc, ctx.sender_system)
+    if filler:
+        filler["type"] = {"coding": [{"system": V2 + "0203", "code": "FGN"}]}
+    if ctx.enc.subcomponent in text:
+        f = Comps(text, ctx.enc)
+        placer = _eip_part(ctx, f.subs(1), "PGN")
+        filler = filler or _eip_part(ctx, f.subs(2), "FGN")
+    else:
+        placer = ei(text, ctx.enc, ctx.sender_system)
+        if placer:
+            placer["type"] = {"coding": [{"system": V2 + "0203", "code": "PGN"}]}
+    if placer:
+        res["requisition"] = placer
+    if filler:
+        res.setdefault("identifier", []).append(filler)
 
 
 def _parent_orders(ctx: Ctx, text: str) -> list[dict]:
