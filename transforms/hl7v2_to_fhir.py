@@ -47,11 +47,16 @@ def _dg1(ctx: Ctx, seg: Segment) -> None:
     seg_orders.order_reason(ctx)  # IG order messages: ServiceRequest.reasonReference
 
 
+def _obr(ctx: Ctx, seg: Segment) -> None:
+    seg_orders.obr(ctx, seg)
+    seg_results.report_details(ctx, seg)  # result messages: report performers, OBR[Specimen]
+
+
 SEGMENT_MAPPERS: dict[str, Mapper] = {
     "PD1": seg_patient.pd1, "NK1": seg_related.nk1, "ROL": seg_roles.role, "PRT": seg_roles.participation, "MRG": seg_patient.merge,
     "PV2": seg_visit.pv2, "DG1": _dg1, "PR1": seg_clinical.procedure, "AL1": seg_clinical.allergy,
     "IN1": seg_finance.coverage, "GT1": seg_finance.guarantor, "FT1": seg_finance.charge,
-    "ORC": seg_orders.orc, "OBR": seg_orders.obr, "TQ1": seg_timing.tq1, "SPM": seg_orders.spm, "NTE": seg_orders.nte,
+    "ORC": seg_orders.orc, "OBR": _obr, "TQ1": seg_timing.tq1, "SPM": seg_orders.spm, "NTE": seg_orders.nte,
     "SAC": seg_orders.sac, "RF1": seg_referral.referral, "PRD": seg_referral.provider, "AUT": seg_referral.authorization,
     "OBX": _obx, "RXA": seg_pharmacy.immunization, "RXR": seg_pharmacy.route,
     "RXE": seg_pharmacy.medication_request, "RXO": seg_pharmacy.medication_request,

@@ -16,7 +16,8 @@ _DOC_STATUS = {"AU": "final", "LA": "final", "DO": "preliminary", "DI": "prelimi
 _CATEGORY = "http://hl7.org/fhir/us/core/CodeSystem/us-core-documentreference-category"
 _NULL = "http://terminology.hl7.org/CodeSystem/v3-NullFlavor"
 _V2 = "http://terminology.hl7.org/CodeSystem/v2-"
-_CONFIDENTIALITY = {"V": "Very restricted", "R": "Restricted", "U": "Usual control"}  # IG map, HL7 table 0272
+_CONFIDENTIALITY = {"V": ("Very restricted", "V"), "R": ("Restricted", "R"), "U": ("Usual control", "N")}  # table 0272
+_V3_CONFIDENTIALITY = "http://terminology.hl7.org/CodeSystem/v3-Confidentiality"
 _RESULT_MESSAGES = frozenset(("ORU", "OUL"))
 
 
@@ -90,8 +91,9 @@ def _labels(ctx: Ctx, seg: Segment, res: dict) -> None:
         code = "replaces" if ctx.event in ("T09", "T10") else "appends"
         res["relatesTo"] = [{"code": code, "target": {"type": "DocumentReference", "identifier": parent}}]
     label = _CONFIDENTIALITY.get(ctx.leaf(seg, 18))
-    if label:
-        res["securityLabel"] = [{"coding": [{"system": _V2 + "0272", "code": ctx.leaf(seg, 18), "display": label}]}]
+    if label:  # the IG's table 0272 code, and its v3 Confidentiality twin for the R4 security-label binding
+        res["securityLabel"] = [{"coding": [{"system": _V2 + "0272", "code": ctx.leaf(seg, 18), "display": label[0]},
+                                            {"system": _V3_CONFIDENTIALITY, "code": label[1]}]}]
     folders = [c for c in (cwe(r, ctx.enc) for r in ctx.reps(seg, 24)) if c]
     res["category"].extend(folders)
 
