@@ -30,8 +30,10 @@ def dispense(ctx: Ctx, seg: Segment) -> None:
     res = profiled({"resourceType": "MedicationDispense"}, "us-core-medicationdispense")
     res["status"] = "completed" if when else "unknown"  # RXD reports a dispense that took place
     owner = ctx.group.get("owner_key")
-    key = f"MedicationDispense|{owner or ctx.patient_key}|{ctx.leaf(seg, 1)}|{code.get('coding', [{}])[0].get('code', '')}|{when}"
-    res["medicationReference"] = {"reference": seg_medication.medication(ctx, key, code, cwe(ctx.first(seg, 6), ctx.enc))}
+    first_code = code.get("coding", [{}])[0].get("code", "")
+    key = f"MedicationDispense|{owner or ctx.patient_key}|{ctx.leaf(seg, 1)}|{first_code}|{when}"
+    form = cwe(ctx.first(seg, 6), ctx.enc)
+    res["medicationReference"] = {"reference": seg_medication.medication(ctx, key, code, form)}
     ctx.subject(res)
     if ctx.encounter:
         res["context"] = {"reference": ctx.encounter}

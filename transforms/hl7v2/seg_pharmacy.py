@@ -1,4 +1,6 @@
-"""RXA, RXR, RXE and RXO to Immunization and MedicationRequest (IG RXA[Immunization], RXO/RXE)."""
+"""RXA, RXR, RXE and RXO to Immunization and MedicationRequest (IG RXA[Immunization], RXO[MedicationRequest]).
+
+Medication, RXC, CDO and pharmacy helpers live in seg_medication; RXD in seg_dispense."""
 
 from __future__ import annotations
 
@@ -192,7 +194,8 @@ def _order_orc(ctx: Ctx, seg: Segment) -> tuple[Segment | None, dict | None]:
         return None, None
     if detail is None:
         return orc_seg, None
-    if seg.name == "RXE" and isinstance(detail, Segment) and detail.name == "RXO" and isinstance(ctx.group.get("mr"), dict):
+    encodes_rxo = isinstance(detail, Segment) and detail.name == "RXO" and isinstance(ctx.group.get("mr"), dict)
+    if seg.name == "RXE" and encodes_rxo:
         return orc_seg, ctx.group["mr"]
     return None, None
 

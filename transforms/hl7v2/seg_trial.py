@@ -19,7 +19,8 @@ def trial(ctx: Ctx, seg: Segment) -> None:
     ident = ei(ctx.first(seg, 1), ctx.enc, ctx.sender_system)
     if ident is None:
         return
-    study: dict = {"resourceType": "ResearchStudy", "identifier": [ident], "status": "active"}  # an order names a running trial
+    # an order placed under a trial names a running study
+    study: dict = {"resourceType": "ResearchStudy", "identifier": [ident], "status": "active"}
     phase = cwe(ctx.first(seg, 2), ctx.enc)
     if phase:
         study["phase"] = phase
