@@ -64,6 +64,7 @@ SEGMENT_MAPPERS: dict[str, Mapper] = {
     "CTI": seg_trial.trial, "BLG": seg_trial.billing,
     "SCH": seg_schedule.appointment, "AIS": seg_schedule.service, "AIP": seg_schedule.resource_person,
     "AIL": seg_schedule.resource_location, "TXA": seg_document.document,
+    "AIG": seg_schedule.resource_general, "RGS": seg_schedule.resource_group,
     "DB1": seg_patient.disability, "IN2": seg_related.insurance_extra, "ACC": seg_visit.accident,
     "PDA": seg_patient.death,
 }
@@ -106,6 +107,7 @@ def _convert(msg: Message, default_timezone: str) -> dict:
             _map_segment(ctx, seg, counts[seg.name])
     for doc in ctx.bundle.resources("DocumentReference"):
         seg_document.finish_document(doc)
+    seg_finance.finish_charges(ctx)
     if not ctx.bundle.resources():
         raise TransformError("no FHIR resource could be built from this message", location="MSH-9")
     stamp = instant(_quiet_dtm(msg.get("MSH-7.1") or "", ctx.tz))

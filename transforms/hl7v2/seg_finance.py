@@ -280,7 +280,8 @@ def charge(ctx: Ctx, seg: Segment) -> None:
     ident = None
     transaction = ctx.leaf(seg, 2) or ctx.leaf(seg, 3)
     if transaction:
-        ident = {"system": ctx.sender_system + ":transaction", "value": transaction}
+        ident = {"system": ctx.sender_system + ":transaction", "value": transaction,
+                 "type": {"coding": [{"system": _ID_TYPE, "code": "TID", "display": "Transaction id"}]}}
         res["identifier"] = [ident]
     ctx.subject(res)
     if ctx.encounter:
@@ -313,10 +314,69 @@ def charge(ctx: Ctx, seg: Segment) -> None:
     if reasons:
         res["reason"] = reasons
     _charge_parties(ctx, seg, res)
+    product = _product(ctx, seg)
+    if product:
+        res["productReference"] = {"reference": product}
+    if _following(ctx, seg, "PR1") is None:  # no PR1 describes the service: FT1-25 names it
+        service = _charged_procedure(ctx, seg, start)
+        if service:
+            res["service"] = [{"reference": service}]
     label = code.get("coding", [{}])[0].get("code", "")
     ctx.bundle.add(res, f"ChargeItem|{ctx.patient_key}|{transaction}|{label}|{start}|{ctx.leaf(seg, 1)}", ident)
     ctx.group["charge"] = res  # a PR1 in the same financial group is the service charged for
     ctx.last = res
+
+
+def _charged_procedure(ctx: Ctx, seg: Segment, performed: str | None) -> str | None:
+    """FT1-25 procedure code (FT1-26 modifiers) -> the Procedure the charge is for (US Core when dated)."""
+    code = cwe(ctx.first(seg, 25), ctx.enc)
+    if code is None or not ctx.patient:
+        return None
+    res: dict = {"resourceType": "Procedure", "status": "unknown", "code": code, "subject": {"reference": ctx.patient}}
+    if ctx.encounter:
+        res["encounter"] = {"reference": ctx.encounter}
+    if performed:
+        res["performedDateTime"] = performed
+        profiled(res, "us-core-procedure")
+    label = code.get("coding", [{}])[0].get("code", code.get("text", ""))
+    return ctx.bundle.add(res, f"Procedure|{ctx.patient_key}|{label}|{performed or ''}")
+
+
+def _product(ctx: Ctx, seg: Segment) -> str | None:
+    """FT1-34 item number (FT1-35 model number) -> the Device charged for."""
+    item = Comps(ctx.first(seg, 34), ctx.enc)
+    if not item.c(1):
+        return None
+    ident = {"system": system_uri(item.c(3)) or ctx.sender_system + ":item", "value": item.c(1)}
+    res: dict = {"resourceType": "Device", "identifier": [ident]}
+    if item.c(2):
+        res["deviceName"] = [{"name": item.c(2), "type": "other"}]
+    model = ctx.leaf(seg, 35)
+    if model:
+        res["modelNumber"] = model
+    return ctx.bundle.add(res, f"Device|{ident['system']}|{ident['value']}", ident, create_only=True)
+
+
+def finish_charges(ctx: Ctx) -> None:
+    """Once the message is read: each ChargeItem is supported by its orders and diagnoses, and the
+    results reported are services charged (DFT / BAR carry them before or after the FT1s)."""
+    charges = ctx.bundle.resources("ChargeItem")
+    if not charges:
+        return
+    by_type: dict[str, list[str]] = {}
+    for entry in ctx.bundle.entries:
+        kind = entry["resource"]["resourceType"]
+        if kind in ("ServiceRequest", "Condition", "Observation"):
+            by_type.setdefault(kind, []).append(entry["fullUrl"])
+    support = by_type.get("ServiceRequest", []) + by_type.get("Condition", [])
+    for res in charges:
+        have = {r["reference"] for r in res.get("supportingInformation", []) + res.get("service", [])}
+        extra = [{"reference": r} for r in support if r not in have]
+        if extra:
+            res.setdefault("supportingInformation", []).extend(extra)
+        results = [{"reference": r} for r in by_type.get("Observation", []) if r not in have]
+        if results:
+            res.setdefault("service", []).extend(results)
 
 
 def _charge_parties(ctx: Ctx, seg: Segment, res: dict) -> None:

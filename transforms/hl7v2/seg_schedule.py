@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 from hl7bridge.engine.errors import ParseError
-from hl7bridge.transforms.hl7v2.codes import lookup
+from hl7bridge.transforms.hl7v2.codes import lookup, system_uri
 from hl7bridge.transforms.hl7v2.context import Ctx
 from hl7bridge.transforms.hl7v2.datatypes import Comps, cwe, dtm, ei
 from hl7bridge.transforms.hl7v2.message import Segment
 
-__all__ = ["appointment", "service", "resource_person", "resource_location"]
+__all__ = ["appointment", "service", "resource_person", "resource_location", "resource_general", "resource_group"]
+
+_V2_0203 = "http://terminology.hl7.org/CodeSystem/v2-0203"
+# Appointment status -> the status of the orders it fulfils (IG SCH[ServiceRequest] SCH-25: the filler status).
+_ORDER_STATUS = {"proposed": "draft", "pending": "draft", "waitlist": "draft", "fulfilled": "completed",
+                 "cancelled": "revoked", "noshow": "revoked", "entered-in-error": "entered-in-error"}
+# SCH-10 duration units (CNE, ISO+ / ANSI / UCUM spellings) -> minutes per unit.
+_MINUTES = {"s": 1 / 60, "sec": 1 / 60, "min": 1, "m": 1, "h": 60, "hr": 60, "hour": 60, "d": 1440, "day": 1440}
 
 _EVENT_STATUS = {"S12": "booked", "S13": "booked", "S14": "booked", "S15": "cancelled", "S17": "entered-in-error",
                  "S26": "noshow", "S16": "cancelled"}
@@ -16,7 +23,12 @@ _EVENT_STATUS = {"S12": "booked", "S13": "booked", "S14": "booked", "S15": "canc
 
 def appointment(ctx: Ctx, seg: Segment) -> None:
     """SCH -> Appointment; the patient from PID joins as a participant."""
-    idents = [i for i in (ei(ctx.first(seg, n), ctx.enc, ctx.sender_system) for n in (1, 2)) if i]
+    idents = []
+    for n, code, label in ((1, "PLAC", "Placer Identifier"), (2, "FILL", "Filler Identifier")):
+        ident = ei(ctx.first(seg, n), ctx.enc, ctx.sender_system)
+        if ident:
+            ident["type"] = {"coding": [{"system": _V2_0203, "code": code, "display": label}]}
+            idents.append(ident)
     if not idents:
         raise ParseError("SCH has neither a placer (SCH-1) nor a filler (SCH-2) appointment id",
                          location="SCH-1", hl7_code=101)
@@ -29,19 +41,18 @@ def appointment(ctx: Ctx, seg: Segment) -> None:
     kind = cwe(ctx.first(seg, 8), ctx.enc)
     if kind:
         res["appointmentType"] = kind
-    timing = Comps(ctx.first(seg, 11), ctx.enc)
-    start, end = dtm(timing.c(4), ctx.tz, "SCH-11"), dtm(timing.c(5), ctx.tz, "SCH-11")
+    start, end = _timing(ctx, seg)
     _times(res, start, end)
-    duration = ctx.leaf(seg, 9)
-    if duration.isdigit() and int(duration) > 0 and ctx.leaf(seg, 10, 1) in ("", "MIN", "min"):
-        res["minutesDuration"] = int(duration)
+    minutes = _minutes(ctx.leaf(seg, 9), ctx.leaf(seg, 10, 1))
+    if minutes:
+        res["minutesDuration"] = minutes
     participants = []
     if ctx.patient:
         participants.append({"actor": {"reference": ctx.patient}, "status": "accepted"})
-    for n in (12, 16, 20):
+    for n, kind in ((12, _PLACER_CONTACT), (16, _FILLER_CONTACT), (20, _ENTERER)):
         ref = ctx.practitioner(ctx.first(seg, n)) if ctx.first(seg, n) else None
         if ref:
-            participants.append({"actor": {"reference": ref}, "status": "accepted"})
+            participants.append({"actor": {"reference": ref}, "status": "accepted", "type": [kind]})
     res["participant"] = participants or [{"status": "needs-action",
                                            "type": [{"text": "unknown"}]}]
     ident = idents[-1]
@@ -49,6 +60,38 @@ def appointment(ctx: Ctx, seg: Segment) -> None:
     ctx.group = {"appointment": res}
     _order(ctx, seg, res)
     ctx.last = res
+
+
+# IG SCH-12 / SCH-16: participant-type "#placer contact#" / "#filler contact#" (codes the IG leaves to be
+# defined, so only their text); SCH-20: "enterer" (provenance-participant-type).
+_PLACER_CONTACT = {"text": "placer contact"}
+_FILLER_CONTACT = {"text": "filler contact"}
+_ENTERER = {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/provenance-participant-type",
+                        "code": "enterer", "display": "Enterer"}]}
+
+
+def _timing(ctx: Ctx, seg: Segment) -> tuple[str | None, str | None]:
+    """Start and end: the TQ1 right after SCH (v2.6+: TQ1-7 / TQ1-8), else SCH-11 (IG TQ[Appointment] TQ.4 / TQ.5)."""
+    segments = ctx.msg.segments()
+    at = next((i for i, other in enumerate(segments) if other is seg), -1)
+    tq1 = segments[at + 1] if 0 <= at < len(segments) - 1 and segments[at + 1].name == "TQ1" else None
+    if tq1 is not None and (ctx.leaf(tq1, 7) or ctx.leaf(tq1, 8)):
+        return dtm(ctx.leaf(tq1, 7), ctx.tz, "TQ1-7"), dtm(ctx.leaf(tq1, 8), ctx.tz, "TQ1-8")
+    timing = Comps(ctx.first(seg, 11), ctx.enc)
+    return dtm(timing.c(4), ctx.tz, "SCH-11"), dtm(timing.c(5), ctx.tz, "SCH-11")
+
+
+def _minutes(duration: str, units: str) -> int | None:
+    """IG SCH-9 when SCH-10 gives minutes; other units of time are converted when they make whole minutes."""
+    try:
+        amount = float(duration)
+    except ValueError:
+        return None
+    per_unit = _MINUTES.get(units.lower()) if units else 1
+    if per_unit is None or amount <= 0:
+        return None
+    minutes = amount * per_unit
+    return int(round(minutes)) if abs(minutes - round(minutes)) < 1e-9 and round(minutes) > 0 else None
 
 
 def _order(ctx: Ctx, seg: Segment, appt: dict) -> None:
@@ -61,12 +104,16 @@ def _order(ctx: Ctx, seg: Segment, appt: dict) -> None:
             idents.append(ident)
     if not idents or not ctx.patient:
         return
-    res: dict = {"resourceType": "ServiceRequest", "identifier": idents, "status": "active", "intent": "order",
-                 "subject": {"reference": ctx.patient}}
+    res: dict = {"resourceType": "ServiceRequest", "identifier": idents, "status": _order_status(appt),
+                 "intent": "order", "subject": {"reference": ctx.patient}}
     ident = idents[-1]
     ref = ctx.bundle.add(res, f"ServiceRequest|{ident.get('system', '')}|{ident['value']}", ident)
     appt["basedOn"] = [{"reference": ref}]
     ctx.group["sr"] = res
+
+
+def _order_status(appt: dict) -> str:
+    return _ORDER_STATUS.get(appt.get("status", ""), "active")
 
 
 def _times(res: dict, start: str | None, end: str | None) -> None:
@@ -91,12 +138,39 @@ def service(ctx: Ctx, seg: Segment) -> None:
     start = dtm(ctx.leaf(seg, 4), ctx.tz, "AIS-4")
     if concept:
         res.setdefault("serviceType", []).append(concept)
-        _service_order(ctx, res, concept, start)
+        order = _service_order(ctx, res, concept, start)
+        if order is not None:
+            _supplemental_ids(ctx, seg, order)
+            ctx.group["service"] = order
     if "start" not in res:
         _times(res, start, None)
+    ctx.last = res  # IG: the service group's NTEs are Appointment comments
 
 
-def _service_order(ctx: Ctx, appt: dict, concept: dict, start: str | None) -> None:
+def _supplemental_ids(ctx: Ctx, seg: Segment, order: dict) -> None:
+    """IG AIS[ServiceRequest]: AIS-11 / AIS-12 placer / filler supplemental service information are identifiers."""
+    for n in (11, 12):
+        for rep in ctx.reps(seg, n):
+            f = Comps(rep, ctx.enc)
+            if f.c(1):
+                ident = {"system": system_uri(f.c(3)) or ctx.sender_system, "value": f.c(1)}
+                if ident not in order.setdefault("identifier", []):
+                    order["identifier"].append(ident)
+
+
+def resource_group(ctx: Ctx, seg: Segment) -> None:
+    """RGS starts a resource group: its AIG / AIL / AIP serve that group's AIS only."""
+    ctx.group.pop("service", None)
+
+
+def _serve(ctx: Ctx, key: str, ref: str) -> None:
+    """The group's service (the AIS ServiceRequest) is performed by / at the resource booked with it."""
+    order = ctx.group.get("service")
+    if isinstance(order, dict) and {"reference": ref} not in order.get(key, []):
+        order.setdefault(key, []).append({"reference": ref})
+
+
+def _service_order(ctx: Ctx, appt: dict, concept: dict, start: str | None) -> dict | None:
     """IG AIS[ServiceRequest]: each service is a ServiceRequest (AIS-3 its identifier, AIS-4 its start).
 
     The first one completes the order SCH-26 / SCH-27 named; US Core wants its code, so AIS-3 is that too.
@@ -104,13 +178,15 @@ def _service_order(ctx: Ctx, appt: dict, concept: dict, start: str | None) -> No
     order = ctx.group.get("sr")
     if not isinstance(order, dict) or "code" in order:
         if not ctx.patient:
-            return
-        order = {"resourceType": "ServiceRequest", "status": "active", "intent": "order",
+            return None
+        order = {"resourceType": "ServiceRequest", "status": _order_status(appt), "intent": "order",
                  "subject": {"reference": ctx.patient}}
         coding = concept.get("coding", [{}])[0]
         key = f"ServiceRequest|{ctx.patient_key}|service|{coding.get('code', '')}|{start or ''}"
         appt.setdefault("basedOn", []).append({"reference": ctx.bundle.add(order, key)})
     order["code"] = concept
+    if ctx.encounter:
+        order["encounter"] = {"reference": ctx.encounter}
     order["meta"] = {"profile": ["http://hl7.org/fhir/us/core/StructureDefinition/us-core-servicerequest"]}
     coding = concept.get("coding", [{}])[0]
     if coding.get("code"):
@@ -120,6 +196,7 @@ def _service_order(ctx: Ctx, appt: dict, concept: dict, start: str | None) -> No
         order.setdefault("identifier", []).append(ident)
     if start:
         order["occurrencePeriod"] = {"start": start}
+    return order
 
 
 def resource_person(ctx: Ctx, seg: Segment) -> None:
@@ -134,6 +211,8 @@ def resource_person(ctx: Ctx, seg: Segment) -> None:
         if role:
             entry["type"] = [role]
         res["participant"].append(entry)
+        _serve(ctx, "performer", ref)
+    ctx.last = res
 
 
 # AIx-12 filler status (HL7 table 0278) -> Appointment.participant.status; none given: not yet confirmed.
@@ -143,11 +222,11 @@ _PARTICIPANT_STATUS = {"Booked": "accepted", "Complete": "accepted", "Started": 
                        "Dc": "declined"}
 
 
-def _resource_entry(ctx: Ctx, seg: Segment, ref: str, name: str) -> dict:
-    """IG AIP/AIL[Appointment]: AIx-6 starts the participation, AIx-12 gives its status."""
+def _resource_entry(ctx: Ctx, seg: Segment, ref: str, name: str, start_at: int = 6, status_at: int = 12) -> dict:
+    """IG AIP/AIL/AIG[Appointment]: AIx-6 (AIG-8) starts the participation, AIx-12 (AIG-14) gives its status."""
     entry: dict = {"actor": {"reference": ref},
-                   "status": _PARTICIPANT_STATUS.get(ctx.leaf(seg, 12).capitalize(), "tentative")}
-    start = dtm(ctx.leaf(seg, 6), ctx.tz, f"{name}-6")
+                   "status": _PARTICIPANT_STATUS.get(ctx.leaf(seg, status_at).capitalize(), "tentative")}
+    start = dtm(ctx.leaf(seg, start_at), ctx.tz, f"{name}-{start_at}")
     if start:
         entry["period"] = {"start": start}
     return entry
@@ -161,3 +240,37 @@ def resource_location(ctx: Ctx, seg: Segment) -> None:
     ref = ctx.location(ctx.first(seg, 3)) if ctx.first(seg, 3) else None
     if ref:
         res["participant"].append(_resource_entry(ctx, seg, ref, "AIL"))
+        _serve(ctx, "locationReference", ref)
+    ctx.last = res
+
+
+def resource_general(ctx: Ctx, seg: Segment) -> None:
+    """AIG -> a participant (IG AIG[Appointment]): AIG-3 the equipment booked, as a Device; AIG-4 its type."""
+    res = _current(ctx)
+    if res is None:
+        return
+    ref = _equipment(ctx, ctx.first(seg, 3))
+    if ref:
+        entry = _resource_entry(ctx, seg, ref, "AIG", 8, 14)
+        kind = cwe(ctx.first(seg, 4), ctx.enc)
+        if kind:
+            entry["type"] = [kind]
+        res["participant"].append(entry)
+        _serve(ctx, "performer", ref)
+    ctx.last = res
+
+
+def _equipment(ctx: Ctx, text: str) -> str | None:
+    """AIG-3 resource id (CWE: the code and its alternate identify the device, the text names it) -> Device."""
+    if not text:
+        return None
+    f = Comps(text, ctx.enc)
+    idents = [{"system": system_uri(f.c(s)) or ctx.sender_system, "value": f.c(c)} for c, s in ((1, 3), (4, 6)) if f.c(c)]
+    name = f.c(2) or f.c(5)
+    if not idents:
+        return None
+    res: dict = {"resourceType": "Device", "identifier": idents}
+    if name:
+        res["deviceName"] = [{"name": name, "type": "user-friendly-name"}]
+    key = idents[0]
+    return ctx.bundle.add(res, f"Device|{key['system']}|{key['value']}", key, create_only=True)
