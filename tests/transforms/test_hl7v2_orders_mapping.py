@@ -149,3 +149,11 @@ def test_orc4_eip_group_numbers_and_orders_without_numbers_stay_apart() -> None:
     assert [(i["value"], i["type"]["coding"][0]["code"]) for i in one["identifier"]] == [("FG-1", "FGN")]
     assert two["requisition"]["value"] == "G-2" and "identifier" not in two
     assert one["status"] == two["status"] == "on-hold"
+
+
+def test_tq1_service_duration_completes_a_one_sided_period() -> None:
+    tq1 = seg("TQ1", {1: "1", 6: "90^min&minute&ANS+", 7: "20240105080000-0500", 13: "1^ann"})
+    bundle = hl7v2_to_fhir(msg("ORM^O01", PID, "ORC|NW|P6^EHR", "OBR|1|P6^EHR||2345-7^Glucose^LN", tq1), strict=True)
+    repeat = of_type(bundle, "ServiceRequest")[0]["occurrenceTiming"]["repeat"]
+    assert repeat["boundsPeriod"] == {"start": "2024-01-05T08:00:00-05:00", "end": "2024-01-05T09:30:00-05:00"}
+    assert repeat["duration"] == 1 and repeat["durationUnit"] == "a"

@@ -7,6 +7,7 @@ OBR-27, RPT[Timing] for TQ1-3 and RI[Timing] for TQ.2.
 from __future__ import annotations
 
 import re
+from datetime import datetime, timedelta
 
 from hl7bridge.transforms.hl7v2.codes import lookup
 from hl7bridge.transforms.hl7v2.context import Ctx
@@ -20,7 +21,7 @@ PRIORITY = {"S": "stat", "A": "asap", "R": "routine", "P": "urgent", "T": "urgen
 # CQ units (HL7 / ISO+ / UCUM spellings) -> UCUM units of time, which Timing.durationUnit requires.
 _TIME_UNITS = {"s": "s", "sec": "s", "second": "s", "min": "min", "minute": "min", "h": "h", "hr": "h", "hour": "h",
                "d": "d", "day": "d", "wk": "wk", "week": "wk", "mo": "mo", "month": "mo", "a": "a", "yr": "a",
-               "year": "a"}
+               "year": "a", "ann": "a"}
 _MINUTES = {"s": 1 / 60, "min": 1, "h": 60, "d": 1440, "wk": 10080}
 _TIME = re.compile(r"^(\d\d):?(\d\d)(?::?(\d\d))?")
 _TQ_DURATION = re.compile(r"^([SMHDWL])(\d+(?:\.\d+)?)$")  # TQ.3: S<n> seconds ... L<n> months
@@ -91,12 +92,13 @@ def _timing(ctx: Ctx, seg: Segment) -> dict:
     timing = _rpt(ctx, ctx.first(seg, 3))
     repeat = timing.setdefault("repeat", {})
     start, end = dtm(ctx.leaf(seg, 7), ctx.tz, "TQ1-7"), dtm(ctx.leaf(seg, 8), ctx.tz, "TQ1-8")
+    service = _ucum_quantity(ctx, ctx.first(seg, 6))
+    if service and bool(start) != bool(end):  # IG TQ1-6: the service duration gives the missing bound
+        start, end = start or _shift(end, service, -1), end or _shift(start, service, 1)
     if start or end:
         repeat["boundsPeriod"] = {k: v for k, v in (("start", start), ("end", end)) if v}
-    else:
-        service = _ucum_quantity(ctx, ctx.first(seg, 6))
-        if service:  # IG TQ1-6: a service duration without start / end bounds the whole
-            repeat["boundsDuration"] = service
+    elif service:  # IG TQ1-6: a service duration without start / end bounds the whole
+        repeat["boundsDuration"] = service
     times = [t for t in (_time(Comps(r, ctx.enc).c(1)) for r in ctx.reps(seg, 4)) if t]
     if times:
         repeat["timeOfDay"] = times
@@ -208,6 +210,19 @@ def _tq_duration(text: str) -> dict | None:
     code, unit = _TQ_UNITS[m.group(1)]
     value = _number(m.group(2))
     return {"value": value, "unit": unit, "system": _UCUM, "code": code} if value is not None else None
+
+
+def _shift(when: str | None, duration: dict, sign: int) -> str | None:
+    """``when`` (a FHIR dateTime with a time and offset) moved by a UCUM duration of s / min / h / d / wk."""
+    minutes = _MINUTES.get(duration.get("code", ""))
+    if not when or minutes is None or "T" not in when:
+        return None
+    try:
+        moved = datetime.fromisoformat(when.replace("Z", "+00:00")) + sign * timedelta(minutes=duration["value"] * minutes)
+    except (ValueError, OverflowError):
+        return None
+    text = moved.isoformat()
+    return text[:-6] + "Z" if when.endswith("Z") and text.endswith("+00:00") else text
 
 
 def _ucum_quantity(ctx: Ctx, text: str) -> dict | None:
