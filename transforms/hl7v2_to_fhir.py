@@ -20,6 +20,7 @@ from hl7bridge.transforms.hl7v2 import seg_clinical, seg_document, seg_finance, 
 from hl7bridge.transforms.hl7v2 import seg_pharmacy, seg_related, seg_results, seg_roles, seg_schedule, seg_visit
 from hl7bridge.transforms.hl7v2 import seg_dispense, seg_medication, seg_trial
 from hl7bridge.transforms.hl7v2 import seg_referral
+from hl7bridge.transforms.hl7v2 import seg_lab
 from hl7bridge.transforms.hl7v2.context import Ctx
 from hl7bridge.transforms.hl7v2.datatypes import Comps, authority_system, dtm, instant
 from hl7bridge.transforms.hl7v2.message import Message, Segment
@@ -48,8 +49,9 @@ def _dg1(ctx: Ctx, seg: Segment) -> None:
 
 
 def _obr(ctx: Ctx, seg: Segment) -> None:
+    enclosing = seg_lab.enclosing_specimen(ctx)  # OUL_R22/R23: the SPM group holds the order
     seg_orders.obr(ctx, seg)
-    seg_results.report_details(ctx, seg)  # result messages: report performers, OBR[Specimen]
+    seg_lab.report_details(ctx, seg, enclosing)  # result messages: report performers, OBR[Specimen]
 
 
 SEGMENT_MAPPERS: dict[str, Mapper] = {
@@ -57,7 +59,7 @@ SEGMENT_MAPPERS: dict[str, Mapper] = {
     "PV2": seg_visit.pv2, "DG1": _dg1, "PR1": seg_clinical.procedure, "AL1": seg_clinical.allergy,
     "IN1": seg_finance.coverage, "GT1": seg_finance.guarantor, "FT1": seg_finance.charge,
     "ORC": seg_orders.orc, "OBR": _obr, "TQ1": seg_timing.tq1, "SPM": seg_orders.spm, "NTE": seg_orders.nte,
-    "SAC": seg_orders.sac, "RF1": seg_referral.referral, "PRD": seg_referral.provider, "AUT": seg_referral.authorization,
+    "SAC": seg_orders.sac, "INV": seg_lab.inventory, "RF1": seg_referral.referral, "PRD": seg_referral.provider, "AUT": seg_referral.authorization,
     "OBX": _obx, "RXA": seg_pharmacy.immunization, "RXR": seg_pharmacy.route,
     "RXE": seg_pharmacy.medication_request, "RXO": seg_pharmacy.medication_request,
     "RXD": seg_dispense.dispense, "RXC": seg_medication.component, "CDO": seg_medication.cumulative_dose,

@@ -148,3 +148,33 @@ def test_oru_specimen_observation_has_the_spm_specimen_as_focus() -> None:
     spm_specimen = resolve(bundle, observation["focus"][0])
     assert spm_specimen["identifier"][0]["value"] == "SP-1"
     assert resolve(bundle, observation["specimen"])["collection"]["collectedDateTime"] == "2024-01-01T08:00:00-05:00"
+
+
+def test_oul_r22_order_inside_a_specimen_group_reports_that_specimen() -> None:
+    spm = "SPM|1|SP-9&LAB||BLD^Blood^HL70487"
+    obr = "OBR|1|P9^EHR|F9^LAB|2345-7^Glucose^LN"
+    obx = "OBX|1|NM|2345-7^Glucose^LN||5.5|mmol/L^^UCUM|||||F"
+    bundle = hl7v2_to_fhir(msg("OUL^R22", PID, spm, obr, obx), strict=True)
+    report = of_type(bundle, "DiagnosticReport")[0]
+    observation = of_type(bundle, "Observation")[0]
+    assert resolve(bundle, report["specimen"][0])["identifier"][0]["value"] == "SP-9"
+    assert resolve(bundle, observation["specimen"])["identifier"][0]["value"] == "SP-9"
+
+
+def test_inv_is_a_substance_in_the_specimen_container() -> None:
+    spm = "SPM|1|SP-8&LAB||BLD^Blood^HL70487"
+    sac = "SAC|||CONT-8"
+    inv = seg("INV", {1: "REAG-1^Reagent^L", 2: "OK^OK^HL70383", 3: "RC^Reagent Calibrator^HL70384",
+                      4: "BOX-1^Box^L", 7: "50", 8: "25", 11: "mL^milliliter^UCUM", 12: "20300131",
+                      16: "LOT-1"})
+    bundle = hl7v2_to_fhir(msg("OUL^R22", PID, spm, sac, inv, "OBR|1|P8^EHR|F8^LAB|2345-7^Glucose^LN"), strict=True)
+    substance = of_type(bundle, "Substance")[0]
+    assert substance["code"]["coding"][0]["code"] == "REAG-1" and substance["status"] == "active"
+    assert substance["category"][0]["coding"][0]["code"] == "RC"
+    assert substance["identifier"] == [{"value": "LOT-1"}]
+    instance = substance["instance"][0]
+    assert instance["identifier"]["value"] == "BOX-1" and instance["expiry"] == "2030-01-31"
+    assert instance["quantity"] == {"value": 25, "unit": "milliliter", "system": "http://unitsofmeasure.org",
+                                    "code": "mL"}
+    specimen = of_type(bundle, "Specimen")[0]
+    assert resolve(bundle, specimen["container"][0]["additiveReference"]) is substance

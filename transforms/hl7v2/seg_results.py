@@ -5,20 +5,21 @@ from __future__ import annotations
 import re
 
 from hl7bridge.engine.errors import ParseError
-from hl7bridge.transforms.fhir.profiles import absent, profiled
+from hl7bridge.transforms.fhir.profiles import profiled
 from hl7bridge.transforms.hl7v2.codes import THO, lookup, system_uri
 from hl7bridge.transforms.hl7v2.context import Ctx
 from hl7bridge.transforms.hl7v2.datatypes import Comps, cwe, dtm, ed_attachment, ei, number, sn_value
 from hl7bridge.transforms.hl7v2.message import Segment
 
-__all__ = ["observation", "value_of", "report_details"]
+__all__ = ["observation", "value_of"]
 
 _CATEGORY = THO + "observation-category"
 _VITALS = frozenset(("8867-4", "8480-6", "8462-4", "85354-9", "9279-1", "8310-5", "8302-2", "29463-7", "39156-5",
                      "59408-5", "2708-6", "9843-4", "8287-5", "3141-9"))
 _RANGE = re.compile(r"^\s*([<>]=?)?\s*(-?\d+\.?\d*)\s*(?:-\s*(-?\d+\.?\d*))?\s*$")
 _ATTACHMENT_TYPES = frozenset(("ED", "RP"))
-_VALUE_ATTACHMENT = "https://hl7.org/fhir/5.0/StructureDefinition/extension-Observation.valueAttachment"  # as the IG writes it
+# the URL as the IG writes it
+_VALUE_ATTACHMENT = "https://hl7.org/fhir/5.0/StructureDefinition/extension-Observation.valueAttachment"
 _MIME_TYPES = {"im": "image", "ap": "application", "au": "audio", "tx": "text", "mu": "multipart", "vi": "video"}
 _TEXT_TYPES = frozenset(("ST", "TX", "FT", "ID", "IS", "XPN", "XAD", "XTN", "XCN", "XON", "CX", "EI", "RP", "HD", "PN"))
 
@@ -267,145 +268,3 @@ def _reference_range(text: str) -> dict | None:
 def _num(text: str) -> int | float:
     return float(text) if "." in text else int(text)
 
-
-# -- OBR in result messages: what the IG maps beyond seg_orders' ServiceRequest / DiagnosticReport ----------
-
-_PERFORMER_FUNCTION = "http://hl7.org/fhir/StructureDefinition/event-performerFunction"
-_SPECIMEN_FIELDS = (7, 8, 9, 10, 14, 15, 39)
-
-
-def report_details(ctx: Ctx, seg: Segment) -> None:
-    """After seg_orders built the report for an OBR (ORU / OUL): ORC-4 identifiers (IG
-    ORC[DiagnosticReport]), OBR-34 / OBR-35 performers (IG OBR[DiagnosticReport]) and the OBR's
-    own Specimen (IG ORU_R01 OBR[Specimen]), which the report and its Observations reference."""
-    report = ctx.group.get("dr")
-    if not isinstance(report, dict):
-        return
-    orc_seg = ctx.group.get("orc")
-    if isinstance(orc_seg, Segment):
-        report.setdefault("identifier", []).extend(_group_numbers(ctx, ctx.first(orc_seg, 4)))
-        if not report["identifier"]:
-            del report["identifier"]
-    performers = [r for n, code in ((34, "SPRF"), (35, "TRANS"))
-                  for r in (_ndl_role(ctx, text, code) for text in ctx.reps(seg, n)) if r]
-    if performers:
-        report["performer"] = performers
-    specimen = _obr_specimen(ctx, seg)
-    if specimen:
-        report.setdefault("specimen", []).append({"reference": specimen})
-        ctx.group["obr_specimen_ref"] = specimen
-
-
-def _group_numbers(ctx: Ctx, text: str) -> list[dict]:
-    """ORC-4: as EIP (v2.7+, subcomponents) EIP.1 placer-assigned (PGN) and EIP.2 filler-assigned (FGN)
-    group numbers; as EI (before v2.7) one PGN."""
-    if not text:
-        return []
-    f = Comps(text, ctx.enc)
-    if len(f.subs(1)) < 2 and len(f.subs(2)) < 2:
-        ident = ei(text, ctx.enc, ctx.sender_system)
-        if ident:
-            ident["type"] = {"coding": [{"system": THO + "v2-0203", "code": "PGN"}]}
-        return [ident] if ident else []
-    out = []
-    for i, code in ((1, "PGN"), (2, "FGN")):
-        subs = f.subs(i)
-        ident = ei(ctx.enc.component.join(subs[:4]), ctx.enc, ctx.sender_system) if subs and subs[0] else None
-        if ident:
-            ident["type"] = {"coding": [{"system": THO + "v2-0203", "code": code}]}
-            out.append(ident)
-    return out
-
-
-def _ndl_role(ctx: Ctx, text: str, function: str) -> dict | None:
-    """NDL -> performer entry: a PractitionerRole (NDL.1 CNN practitioner, NDL.2 / .3 period) with the
-    event-performerFunction extension (v3 ParticipationType ``SPRF`` technician, ``TRANS`` transcriptionist)."""
-    f = Comps(text, ctx.enc)
-    subs = f.subs(1) + [""] * 11
-    xcn = ctx.enc.component.join(subs[:8] + [ctx.enc.subcomponent.join(subs[8:11])])
-    person = ctx.practitioner(xcn)
-    if person is None:
-        return None
-    res: dict = profiled({"resourceType": "PractitionerRole", "practitioner": {"reference": person}},
-                         "us-core-practitionerrole")
-    start, end = dtm(f.c(2), ctx.tz, "OBR-34"), dtm(f.c(3), ctx.tz, "OBR-34")
-    period = {k: v for k, v in (("start", start), ("end", end)) if v}
-    if period:
-        res["period"] = period
-    key = f"PractitionerRole|{ctx.bundle.key_of(person)}|{start}|{end}"
-    ref = ctx.bundle.add(res, key)
-    function_code = {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v3-ParticipationType",
-                                 "code": function}]}
-    return {"reference": ref, "extension": [{"url": _PERFORMER_FUNCTION, "valueCodeableConcept": function_code}]}
-
-
-def _obr_specimen(ctx: Ctx, seg: Segment) -> str | None:
-    """IG OBR[Specimen] (result messages; seg_orders does order messages): OBR-2 accessionIdentifier,
-    OBR-7/8 collected, OBR-9 volume, OBR-10 collector, OBR-14 received, OBR-15 source (SPS), OBR-39
-    collector's comment."""
-    if not any(ctx.first(seg, n) for n in _SPECIMEN_FIELDS):
-        return None
-    res = profiled({"resourceType": "Specimen"}, "us-core-specimen")
-    accession = ei(ctx.first(seg, 2), ctx.enc, ctx.sender_system)
-    if accession:
-        res["accessionIdentifier"] = accession
-    source = Comps(ctx.first(seg, 15), ctx.enc)
-    res["type"] = _sps_concept(ctx, source, 1, "SpecimenType") or absent()
-    ctx.subject(res, required=False)
-    received = dtm(ctx.leaf(seg, 14), ctx.tz, "OBR-14")
-    if received:
-        res["receivedTime"] = received
-    collection = _collection(ctx, seg, source)
-    if collection:
-        res["collection"] = collection
-    additive = _sps_concept(ctx, source, 2)
-    if additive:
-        res["container"] = [{"additiveCodeableConcept": additive}]
-    condition = _sps_concept(ctx, source, 6)
-    if condition:
-        res["condition"] = [condition]
-    notes = [t for t in (source.c(3),) + tuple(_cwe_text(ctx, r) for r in ctx.reps(seg, 39)) if t]
-    if notes:
-        res["note"] = [{"text": t} for t in notes]
-    return ctx.bundle.add(res, f"Specimen|obr|{ctx.group.get('dr_key', '')}")
-
-
-def _collection(ctx: Ctx, seg: Segment, source: Comps) -> dict:
-    collection: dict = {}
-    start, end = dtm(ctx.leaf(seg, 7), ctx.tz, "OBR-7"), dtm(ctx.leaf(seg, 8), ctx.tz, "OBR-8")
-    if start and end:
-        collection["collectedPeriod"] = {"start": start, "end": end}
-    elif start:
-        collection["collectedDateTime"] = start
-    volume = Comps(ctx.first(seg, 9), ctx.enc)
-    if volume.c(1):
-        quantity: dict = {"value": number(volume.c(1), "OBR-9")}
-        units = volume.subs(2)
-        unit = next((u for u in units[1:2] + units[:1] if u), "")
-        if unit:
-            quantity["unit"] = unit
-        collection["quantity"] = quantity
-    collector = ctx.practitioner(ctx.first(seg, 10)) if ctx.first(seg, 10) else None
-    if collector:
-        collection["collector"] = {"reference": collector}
-    site = _sps_concept(ctx, source, 4)
-    if site:
-        collection["bodySite"] = site
-    return collection
-
-
-def _sps_concept(ctx: Ctx, source: Comps, n: int, table: str = "") -> dict | None:
-    """SPS component n (a CWE in subcomponents) -> CodeableConcept; ``table`` maps an uncoded code."""
-    subs = source.subs(n)
-    concept = cwe(ctx.enc.component.join(subs), ctx.enc) if subs and any(subs) else None
-    if concept and table:
-        for i, found in enumerate(concept.get("coding", [])):
-            mapped = None if "system" in found else lookup(table, found.get("code", ""))
-            if mapped:
-                concept["coding"][i] = {"system": mapped[2], "code": mapped[0], "display": mapped[1]}
-    return concept
-
-
-def _cwe_text(ctx: Ctx, text: str) -> str:
-    f = Comps(text, ctx.enc)
-    return f.c(9) or f.c(2) or f.c(1)
