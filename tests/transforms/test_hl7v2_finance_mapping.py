@@ -226,3 +226,24 @@ def test_cancelled_appointment_revokes_its_order() -> None:
 def test_ais_notes_are_appointment_comments() -> None:
     bundle = siu(seg("AIS", {1: "1", 3: "58410-2^CBC panel^LN"}), "NTE|1||Fasting required")
     assert of_type(bundle, "Appointment")[0]["comment"] == "Fasting required"
+
+
+def test_gt1_organisation_is_the_guarantor() -> None:
+    gt1 = seg("GT1", {1: "1", 3: "Testperson^Alex", 11: "SEL", 21: "Example Employer Inc"})
+    bundle = hl7v2_to_fhir(msg("ADT^A04", PID, PV1, gt1), strict=True)
+    org = next(o for o in of_type(bundle, "Organization") if o.get("name") == "Example Employer Inc")
+    assert of_type(bundle, "Account")[0]["guarantor"][0]["party"]["reference"] == url_of(bundle, org)
+
+
+def test_ft1_ndc_is_the_product_and_blg_adds_the_billed_account() -> None:
+    ft1 = seg("FT1", {1: "1", 2: "T-2", 4: "20240105", 6: "CG", 7: "J1100^Injection^HCPCS",
+                      29: "0182-1061-05^Example tablet^NDC"})
+    orc = seg("ORC", {1: "NW", 2: "ORD-1"})
+    obr = seg("OBR", {1: "1", 2: "ORD-1", 4: "24725-4^CT Head^LN"})
+    blg = seg("BLG", {2: "CR", 3: "BA-9^^^HOSP^AN"})
+    bundle = hl7v2_to_fhir(msg("ORM^O01", PID, PV1, orc, obr, ft1, blg), strict=True)
+    charge = of_type(bundle, "ChargeItem")[0]
+    assert charge["productCodeableConcept"]["coding"][0]["code"] == "0182-1061-05"
+    billed = next(a for a in of_type(bundle, "Account") if a["identifier"][0]["value"] == "BA-9")
+    assert {"reference": url_of(bundle, billed)} in charge["account"]
+    assert len(charge["account"]) == 2  # and the visit's PID-18 account

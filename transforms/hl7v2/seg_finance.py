@@ -190,7 +190,11 @@ def guarantor(ctx: Ctx, seg: Segment) -> None:
     """GT1 -> the Account's guarantor: the patient (GT1-11 SEL) or a RelatedPerson; GT1-13/14 its period."""
     if not ctx.patient:
         return
-    party = ctx.patient if ctx.leaf(seg, 11) == "SEL" else _guarantor_person(ctx, seg)
+    organization = ctx.organization(ctx.first(seg, 21)) if ctx.first(seg, 21) else None
+    if organization:  # GT1-21: the guarantor is an organisation
+        party: str | None = organization
+    else:
+        party = ctx.patient if ctx.leaf(seg, 11) == "SEL" else _guarantor_person(ctx, seg)
     account = _account(ctx)
     if party is None or account is None:
         return
@@ -321,10 +325,17 @@ def charge(ctx: Ctx, seg: Segment) -> None:
         service = _charged_procedure(ctx, seg, start)
         if service:
             res["service"] = [{"reference": service}]
-    label = code.get("coding", [{}])[0].get("code", "")
-    ctx.bundle.add(res, f"ChargeItem|{ctx.patient_key}|{transaction}|{label}|{start}|{ctx.leaf(seg, 1)}", ident)
+    drug = cwe(ctx.first(seg, 29), ctx.enc)
+    if drug and "productReference" not in res:  # FT1-29 NDC of the drug or supply charged
+        res["productCodeableConcept"] = drug
+    ctx.bundle.add(res, _charge_key(ctx, seg, code, start), ident)
     ctx.group["charge"] = res  # a PR1 in the same financial group is the service charged for
     ctx.last = res
+
+
+def _charge_key(ctx: Ctx, seg: Segment, code: dict, start: str | None) -> str:
+    label = code.get("coding", [{}])[0].get("code", "")
+    return f"ChargeItem|{ctx.patient_key}|{ctx.leaf(seg, 2) or ctx.leaf(seg, 3)}|{label}|{start}|{ctx.leaf(seg, 1)}"
 
 
 def _charged_procedure(ctx: Ctx, seg: Segment, performed: str | None) -> str | None:
@@ -369,6 +380,7 @@ def finish_charges(ctx: Ctx) -> None:
         if kind in ("ServiceRequest", "Condition", "Observation"):
             by_type.setdefault(kind, []).append(entry["fullUrl"])
     support = by_type.get("ServiceRequest", []) + by_type.get("Condition", [])
+    _billed_accounts(ctx)
     for res in charges:
         have = {r["reference"] for r in res.get("supportingInformation", []) + res.get("service", [])}
         extra = [{"reference": r} for r in support if r not in have]
@@ -398,3 +410,21 @@ def _charge_parties(ctx: Ctx, seg: Segment, res: dict) -> None:
     enterer = ctx.practitioner(ctx.first(seg, 24)) if ctx.first(seg, 24) else None
     if enterer:
         res["enterer"] = {"reference": enterer}
+
+
+def _billed_accounts(ctx: Ctx) -> None:
+    """A BLG in an FT1's order group names another account the charge is billed to (BLG-3)."""
+    charge = None
+    for seg in ctx.msg.segments():
+        if seg.name == "FT1":
+            code = cwe(ctx.first(seg, 7), ctx.enc)
+            start = dtm(Comps(ctx.first(seg, 4), ctx.enc).c(1), ctx.tz, "FT1-4")
+            url = ctx.bundle.ref(_charge_key(ctx, seg, code, start)) if code else None
+            charge = next((e["resource"] for e in ctx.bundle.entries if e["fullUrl"] == url), None)
+        elif seg.name == "ORC":
+            charge = None
+        elif seg.name == "BLG" and charge is not None and ctx.first(seg, 3):
+            ident = ctx.identifier(ctx.first(seg, 3))
+            url = ctx.bundle.ref(f"Account|{ident.get('system', '')}|{ident['value']}") if ident else None
+            if url and {"reference": url} not in charge.get("account", []):
+                charge.setdefault("account", []).append({"reference": url})
