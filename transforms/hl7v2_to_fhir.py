@@ -65,7 +65,7 @@ SEGMENT_MAPPERS: dict[str, Mapper] = {
     "RXD": seg_dispense.dispense, "RXC": seg_medication.component, "CDO": seg_medication.cumulative_dose,
     "CTI": seg_trial.trial, "BLG": seg_trial.billing,
     "SCH": seg_schedule.appointment, "AIS": seg_schedule.service, "AIP": seg_schedule.resource_person,
-    "AIL": seg_schedule.resource_location, "TXA": seg_document.document,
+    "AIL": seg_schedule.resource_location, "TXA": seg_document.document, "CON": seg_document.consent,
     "AIG": seg_schedule.resource_general, "RGS": seg_schedule.resource_group,
     "DB1": seg_patient.disability, "IN2": seg_related.insurance_extra, "ACC": seg_visit.accident,
     "PDA": seg_patient.death,

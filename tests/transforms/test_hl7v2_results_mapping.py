@@ -178,3 +178,17 @@ def test_inv_is_a_substance_in_the_specimen_container() -> None:
                                     "code": "mL"}
     specimen = of_type(bundle, "Specimen")[0]
     assert resolve(bundle, specimen["container"][0]["additiveReference"]) is substance
+
+
+def test_con_is_a_consent_of_the_patient() -> None:
+    con = seg("CON", {1: "1", 2: "001^Release of information^HL70496", 3: "FORM-1", 5: "Privacy form",
+                      11: "A", 13: "20240101120000-0500", 14: "20240101", 15: "20250101", 25: "1"})
+    txa = seg("TXA", {1: "1", 2: "CN", 12: "DOC-5^EHR", 17: "AU"})
+    bundle = hl7v2_to_fhir(msg("MDM^T02", PID, txa, con, "OBX|1|TX|DOCTEXT^Text^L||Text||||||F"), strict=True)
+    consent = of_type(bundle, "Consent")[0]
+    patient = of_type(bundle, "Patient")[0]
+    assert consent["status"] == "active" and consent["scope"]["coding"][0]["code"] == "patient-privacy"
+    assert consent["category"][0]["coding"][0]["code"] == "001"
+    assert resolve(bundle, consent["patient"]) is patient and resolve(bundle, consent["performer"][0]) is patient
+    assert consent["policyRule"] == {"text": "Privacy form"} and consent["dateTime"] == "2024-01-01T12:00:00-05:00"
+    assert consent["provision"]["period"] == {"start": "2024-01-01", "end": "2025-01-01"}

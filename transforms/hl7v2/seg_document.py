@@ -1,4 +1,5 @@
-"""TXA and its OBX content to DocumentReference (IG TXA[DocumentReference], OBX[DocumentReference])."""
+"""TXA and its OBX content to DocumentReference (IG TXA[DocumentReference], OBX[DocumentReference]);
+CON to Consent."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from hl7bridge.transforms.hl7v2.context import Ctx
 from hl7bridge.transforms.hl7v2.datatypes import cwe, dtm, ed_attachment, ei, instant
 from hl7bridge.transforms.hl7v2.message import Segment
 
-__all__ = ["document", "document_content", "finish_document"]
+__all__ = ["document", "document_content", "finish_document", "consent"]
 
 _DOC_STATUS = {"AU": "final", "LA": "final", "DO": "preliminary", "DI": "preliminary", "IP": "preliminary",
                "IN": "preliminary", "PA": "preliminary"}
@@ -143,3 +144,41 @@ def finish_document(res: dict) -> None:
         for entry in res["content"]:
             entry["attachment"].setdefault("creation", created)
 
+
+
+# CON (no IG segment map; MDM_T02 row 29 lists CON without a target): the HL7 v2.8 fields.
+_CONSENT_STATUS = {"A": "active", "L": "active", "R": "rejected", "X": "inactive"}  # table 0498
+_PRIVACY_TYPES = frozenset(("001", "003"))  # table 0496: release of information, privacy notice receipt
+_SCOPE = "http://terminology.hl7.org/CodeSystem/consentscope"
+
+
+def consent(ctx: Ctx, seg: Segment) -> None:
+    """CON -> Consent: CON-2 category (and the scope: privacy for table 0496 001 / 003, else treatment),
+    CON-5 / 6 consent text as policyRule, CON-11 status (table 0498), CON-13 decision time, CON-14 / 15
+    the provision period, CON-25 self (table 0548 ``1``) makes the patient the performer."""
+    kind = cwe(ctx.first(seg, 2), ctx.enc)
+    text = " ".join(t for t in (ctx.enc.unescape(ctx.first(seg, 5)), ctx.enc.unescape(ctx.first(seg, 6))) if t)
+    if kind is None or not ctx.patient:
+        return
+    res: dict = {"resourceType": "Consent", "status": _CONSENT_STATUS.get(ctx.leaf(seg, 11), "proposed")}
+    privacy = ctx.leaf(seg, 2) in _PRIVACY_TYPES
+    res["scope"] = {"coding": [{"system": _SCOPE, "code": "patient-privacy" if privacy else "treatment",
+                                "display": "Privacy Consent" if privacy else "Treatment"}]}
+    res["category"] = [kind]
+    ctx.subject(res, "patient")
+    decided = dtm(ctx.leaf(seg, 13), ctx.tz, "CON-13")
+    if decided:
+        res["dateTime"] = decided
+    if ctx.leaf(seg, 25) in ("1", "SEL"):
+        res["performer"] = [{"reference": ctx.patient}]
+    form = ei(ctx.first(seg, 4), ctx.enc, ctx.sender_system)
+    if form:
+        res["identifier"] = [form]
+    res["policyRule"] = {"text": text or (kind.get("text") or kind["coding"][0].get("display", ""))}
+    if not res["policyRule"]["text"]:
+        res["policyRule"] = {"coding": kind.get("coding", [])[:1]}
+    period = {k: v for k, v in (("start", dtm(ctx.leaf(seg, 14), ctx.tz, "CON-14")),
+                                ("end", dtm(ctx.leaf(seg, 15), ctx.tz, "CON-15"))) if v}
+    if period:
+        res["provision"] = {"period": period}
+    ctx.bundle.add(res, f"Consent|{ctx.patient_key}|{ctx.leaf(seg, 2)}|{ctx.leaf(seg, 3)}|{ctx.leaf(seg, 1)}")
