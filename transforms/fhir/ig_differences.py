@@ -22,13 +22,23 @@ from hl7bridge.transforms.fhir.compare import Pair
 __all__ = ["DIFFERENCES", "Difference", "excuser"]
 
 Pattern = tuple  # a fact without its resource type: (path, kind, *value); None matches anything there,
-# a callable matches the values it returns True for
+# a callable matches the values it returns True for, SAME (in ``ours``) the missed fact's own value there
+
+
+class _Same:
+    def __repr__(self) -> str:
+        return "SAME"
+
+
+SAME = _Same()
 
 LPT = "http://terminology.hl7.org/CodeSystem/location-physical-type"
 V2_0203 = "http://terminology.hl7.org/CodeSystem/v2-0203"
 V2_0443 = "http://terminology.hl7.org/CodeSystem/v2-0443"
 V2_0912 = "http://terminology.hl7.org/CodeSystem/v2-0912"
 ACT_PRIORITY = "http://terminology.hl7.org/CodeSystem/v3-ActPriority"
+V2_0335 = "http://terminology.hl7.org/CodeSystem/v2-0335"
+GTS = "http://terminology.hl7.org/CodeSystem/v3-GTSAbbreviation"
 
 
 @dataclass(frozen=True)
@@ -68,6 +78,42 @@ DIFFERENCES: tuple[Difference, ...] = (
     Difference("Patient", (".extension.valueCodeableConcept", "code",
                            "http://terminology.hl7.org/CodeSystem/v3-ReligiousAffiliation", "1002"), None,
                "Concept map Religion (PID-17): no v2 code maps to 1002 (African Religions); AME is unmapped"),
+    Difference("Encounter", ("status", "str", "in-progress"), ("status", "str", "planned"),
+               "Concept map Event[EncounterStatus]: A04 (register an outpatient) -> planned", ("ADT_A04",)),
+    Difference("Encounter", ("period.start", "date", None), (".extension.valueDateTime", "date", SAME),
+               "PV2[Encounter] PV2-8: extension Encounter.plannedStartDate (R5), not period.start"),
+    Difference("Encounter", ("period.end", "date", None), (".extension.valueDateTime", "date", SAME),
+               "PV2[Encounter] PV2-9: extension Encounter.plannedEndDate (R5), not period.end"),
+    # orders and timing --------------------------------------------------------------------------
+    Difference("Organization", ("contact.telecom.value", "str", None), ("telecom.value", "str", SAME),
+               "ORC[ServiceRequest] ORC-23: the ordering facility's Organization.telecom"),
+    Difference("Immunization", ("performer.actor.reference", "ref", "Practitioner"),
+               ("performer.actor.reference", "ref", "PractitionerRole"),
+               "ORC[Immunization] ORC-12: performer.actor is a PractitionerRole"),
+    Difference("ServiceRequest", ("occurrenceTiming.repeat.count", "num", None),
+               ("occurrenceTiming.repeat.countMax", "num", SAME), "TQ1[ServiceRequest] TQ1-14: repeat.countMax"),
+    Difference("MedicationRequest", ("dosageInstruction.timing.repeat.count", "num", None),
+               ("dosageInstruction.timing.repeat.countMax", "num", SAME),
+               "TQ1[MedicationRequest] TQ1-14: repeat.countMax"),
+    Difference("ServiceRequest", ("occurrenceTiming.repeat.duration", "num", None),
+               ("occurrenceTiming.repeat.boundsDuration.value", "num", SAME),
+               "TQ[ServiceRequest] TQ.3: repeat.boundsDuration"),
+    Difference("ServiceRequest", ("occurrenceTiming.code", "code", V2_0335, None),
+               ("occurrenceTiming.code", "code", GTS, SAME), "Concept map RepeatPattern: to v3-GTSAbbreviation"),
+    Difference("MedicationRequest", ("dosageInstruction.timing.code", "code", V2_0335, None),
+               ("dosageInstruction.timing.code", "code", GTS, SAME), "Concept map RepeatPattern: to v3-GTSAbbreviation"),
+    Difference("ServiceRequest", ("identifier.type", "code", V2_0203, "PGN"), ("requisition.type", "code", V2_0203, "PGN"),
+               "ORC[ServiceRequest] ORC-4: placer group number is requisition"),
+    Difference("ServiceRequest", ("identifier.value", "str", None), ("requisition.value", "str", SAME),
+               "ORC[ServiceRequest] ORC-4: placer group number is requisition"),
+    Difference("Specimen", ("identifier.type", "code", V2_0203, lambda c: c in ("PLAC", "FILL")),
+               ("accessionIdentifier.value", "str", None), "OBR[Specimen] OBR-2: accessionIdentifier"),
+    Difference("Specimen", ("identifier.value", "str", None), ("accessionIdentifier.value", "str", SAME),
+               "OBR[Specimen] OBR-2: accessionIdentifier"),
+    Difference("Specimen", ("identifier.type", "code", V2_0203, "PLAC"), ("identifier.type", "code", V2_0203, "PGN"),
+               "SPM[Specimen] SPM-2: EIP[Identifier-PlacerAssignedIdentifier] typed PGN"),
+    Difference("Specimen", ("identifier.type", "code", V2_0203, "FILL"), ("identifier.type", "code", V2_0203, "FGN"),
+               "SPM[Specimen] SPM-2: EIP[Identifier-FillerAssignedIdentifier] typed FGN"),
     # practitioners ------------------------------------------------------------------------------
     Difference("PractitionerRole", ("code", "code", V2_0443, "RO"),
                ("code", "code", "http://terminology.hl7.org/CodeSystem/practitioner-role", "responsibleObserver"),
@@ -86,9 +132,21 @@ DIFFERENCES: tuple[Difference, ...] = (
 )
 
 
-def _matches(pattern: Pattern, fact: tuple) -> bool:
-    return len(pattern) == len(fact) and all(
-        p is None or (p(f) if callable(p) else p == f) for p, f in zip(pattern, fact))
+def _matches(pattern: Pattern, fact: tuple, missed: tuple | None = None) -> bool:
+    if len(pattern) != len(fact):
+        return False
+    for i, (p, f) in enumerate(zip(pattern, fact)):
+        if p is None:
+            continue
+        if p is SAME:
+            if missed is None or i >= len(missed) or f != missed[i]:
+                return False
+        elif callable(p):
+            if not p(f):
+                return False
+        elif p != f:
+            return False
+    return True
 
 
 def excuser(message_type: str, counts: Counter | None = None) -> Callable[[Pair, Counter], Counter]:
@@ -116,7 +174,7 @@ def excuser(message_type: str, counts: Counter | None = None) -> Callable[[Pair,
                 if rule.ours is None:
                     take = n
                 else:
-                    ours = [f for f in pair.actual if _matches(rule.ours, f) and f != fact]
+                    ours = [f for f in pair.actual if _matches(rule.ours, f, fact) and f != fact]
                     available = sum(pair.actual[f] for f in ours) - spent[rule.ig]
                     take = min(n, max(0, available))
                     spent[rule.ig] += take
