@@ -104,18 +104,37 @@ class Engine:
             time.sleep(0.05)
         return self
 
-    def rss_mb(self) -> float:
+    def pids(self) -> list[int]:
+        """The engine process and its children (the transform workers)."""
         assert self.proc is not None
-        for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return round(int(line.split()[1]) / 1024, 1)
-        return 0.0
+        try:
+            children = Path(f"/proc/{self.proc.pid}/task/{self.proc.pid}/children").read_text().split()
+        except OSError:
+            children = []
+        return [self.proc.pid] + [int(c) for c in children]
+
+    def rss_mb(self) -> float:
+        """Resident memory of the engine and its transform workers together."""
+        total = 0
+        for pid in self.pids():
+            try:
+                for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                    if line.startswith("VmRSS:"):
+                        total += int(line.split()[1])
+            except OSError:
+                continue
+        return round(total / 1024, 1)
 
     def cpu_secs(self) -> float:
-        """User + system CPU of the engine process so far (all its threads)."""
-        assert self.proc is not None
-        fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        """User + system CPU so far of the engine (all its threads) and its transform workers."""
+        total = 0
+        for pid in self.pids():
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            total += int(fields[11]) + int(fields[12])
+        return total / os.sysconf("SC_CLK_TCK")
 
     def _stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:

@@ -21,7 +21,8 @@ from typing import Any
 from hl7bridge.bench.common import fsync_latency_ms, machine
 
 RESULTS = Path(__file__).resolve().parent / "results"
-SCENARIOS = ("b1", "s1", "s2", "s3", "s4", "s5")
+SCENARIOS = ("b1", "s1", "s2", "s3", "s4", "s5", "s6")
+FULL_ONLY = ("s6",)  # a 10-minute soak has no quick form; --quick skips it unless --only names it
 
 # (key, target text, check, baseline key or None): checks take (value, results) and say pass/fail.
 ROWS: list[tuple[str, str, Any, str | None]] = [
@@ -50,6 +51,8 @@ ROWS: list[tuple[str, str, Any, str | None]] = [
     ("s5_intake_ratio", ">= 0.9", lambda v, r: v >= 0.9, None),
     ("s5_intake_outage_per_s", "", None, "s5_intake_normal_per_s"),
     ("s5_drain_secs", "", None, None),
+    ("s6_rss_mb_end", "", None, "s6_rss_mb_start"),
+    ("s6_rss_growth_pct", "< 10 %", lambda v, r: v is not None and v < 10, None),
 ]
 
 
@@ -95,9 +98,10 @@ def write(report: dict[str, Any]) -> Path:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m hl7bridge.bench.run")
     parser.add_argument("--quick", action="store_true", help="short runs: the same table in under 2 minutes")
-    parser.add_argument("--only", default=",".join(SCENARIOS), help="comma-separated scenarios")
+    parser.add_argument("--only", default=None, help="comma-separated scenarios (default: all; --quick: all but s6)")
     args = parser.parse_args(argv)
-    names = [n.strip() for n in args.only.split(",") if n.strip()]
+    default = [n for n in SCENARIOS if not (args.quick and n in FULL_ONLY)]
+    names = [n.strip() for n in args.only.split(",") if n.strip()] if args.only else default
     unknown = [n for n in names if n not in SCENARIOS]
     if unknown:
         parser.error(f"unknown scenario(s) {', '.join(unknown)}; known: {', '.join(SCENARIOS)}")
