@@ -192,3 +192,18 @@ def test_con_is_a_consent_of_the_patient() -> None:
     assert resolve(bundle, consent["patient"]) is patient and resolve(bundle, consent["performer"][0]) is patient
     assert consent["policyRule"] == {"text": "Privacy form"} and consent["dateTime"] == "2024-01-01T12:00:00-05:00"
     assert consent["provision"]["period"] == {"start": "2024-01-01", "end": "2025-01-01"}
+
+
+def test_observation_type_nature_of_test_and_is_dr_vr_values() -> None:
+    obr = "OBR|1|P1^EHR|F1^LAB|1234-5^Panel^LN"
+    first = seg("OBX", {1: "1", 2: "IS", 3: "A-1^Flag^L", 5: "POS", 10: "A", 11: "F", 29: "RSLT"})
+    second = seg("OBX", {1: "2", 2: "DR", 3: "A-2^Window^L", 5: "20240101^20240102", 11: "F"})
+    third = seg("OBX", {1: "3", 2: "VR", 3: "A-3^Span^L", 5: "10^20", 11: "F"})
+    bundle = hl7v2_to_fhir(msg("ORU^R01", PID, obr, first, second, third), strict=True)
+    flag, window, span = of_type(bundle, "Observation")
+    assert flag["valueCodeableConcept"] == {"coding": [{"code": "POS"}]}
+    assert {"system": V2 + "0936", "code": "RSLT"} in [c["coding"][0] for c in flag["category"]]
+    nature = next(e for e in flag["extension"] if e["url"].endswith("observation-nature-of-abnormal-test"))
+    assert nature["valueCodeableConcept"]["coding"][0] == {"system": V2 + "0080", "code": "A"}
+    assert window["valuePeriod"] == {"start": "2024-01-01", "end": "2024-01-02"}
+    assert span["valueString"] == "10-20"

@@ -18,6 +18,7 @@ _VITALS = frozenset(("8867-4", "8480-6", "8462-4", "85354-9", "9279-1", "8310-5"
                      "59408-5", "2708-6", "9843-4", "8287-5", "3141-9"))
 _RANGE = re.compile(r"^\s*([<>]=?)?\s*(-?\d+\.?\d*)\s*(?:-\s*(-?\d+\.?\d*))?\s*$")
 _ATTACHMENT_TYPES = frozenset(("ED", "RP"))
+_NATURE_OF_TEST = "http://hl7.org/fhir/StructureDefinition/observation-nature-of-abnormal-test"
 # the URL as the IG writes it
 _VALUE_ATTACHMENT = "https://hl7.org/fhir/5.0/StructureDefinition/extension-Observation.valueAttachment"
 _MIME_TYPES = {"im": "image", "ap": "application", "au": "audio", "tx": "text", "mu": "multipart", "vi": "video"}
@@ -60,6 +61,7 @@ def observation(ctx: Ctx, seg: Segment) -> None:
         reason = "unsupported" if attachment else "unknown"
         res["dataAbsentReason"] = {"coding": [{"system": THO + "data-absent-reason", "code": reason}]}
     _details(ctx, seg, res)
+    _kinds(ctx, seg, res)
     if "component" in res and "referenceRange" in res:
         ranges = res.pop("referenceRange")  # IG OBX[Observation-Component]: component[each].referenceRange
         for component in res["component"]:
@@ -171,6 +173,16 @@ def value_of(ctx: Ctx, seg: Segment, value_type: str, one: str | None = None) ->
         if text.isdigit() and len(text) >= 4:
             return "valueTime", f"{text[:2]}:{text[2:4]}:{text[4:6] or '00'}"
         raise ParseError("not a valid HL7 time (TM)", location=loc, hl7_code=102)
+    if value_type == "IS":  # IG IS[CodeableConcept]
+        code = ctx.enc.unescape(reps[0])
+        return ("valueCodeableConcept", {"coding": [{"code": code}]}) if code else None
+    if value_type == "DR":  # IG DR[Period]
+        f = Comps(reps[0], ctx.enc)
+        period = {k: v for k, v in (("start", dtm(f.c(1), ctx.tz, loc)), ("end", dtm(f.c(2), ctx.tz, loc))) if v}
+        return ("valuePeriod", period) if period else None
+    if value_type == "VR":  # IG: OBX-5.1 "-" OBX-5.2
+        f = Comps(reps[0], ctx.enc)
+        return "valueString", f"{f.c(1)}-{f.c(2)}"
     if value_type == "NR":
         f = Comps(reps[0], ctx.enc)
         rng = {k: {"value": number(v, loc)} for k, v in (("low", f.c(1)), ("high", f.c(2))) if v}
@@ -226,6 +238,17 @@ def _details(ctx: Ctx, seg: Segment, res: dict) -> None:
         concept = cwe(ctx.first(seg, n), ctx.enc)
         if concept:
             res[key] = concept
+
+
+def _kinds(ctx: Ctx, seg: Segment, res: dict) -> None:
+    """IG OBX-29 observation type as a category (table 0936); OBX-10 nature of abnormal test (table 0080)."""
+    if ctx.leaf(seg, 29):
+        res["category"].append({"coding": [{"system": THO + "v2-0936", "code": ctx.leaf(seg, 29)}]})
+    for rep in ctx.reps(seg, 10):
+        code = Comps(rep, ctx.enc).c(1)
+        if code:
+            concept = {"coding": [{"system": THO + "v2-0080", "code": code}]}
+            res.setdefault("extension", []).append({"url": _NATURE_OF_TEST, "valueCodeableConcept": concept})
 
 
 def _producer(ctx: Ctx, text: str) -> str | None:
