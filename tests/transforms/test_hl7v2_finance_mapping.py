@@ -247,3 +247,18 @@ def test_ft1_ndc_is_the_product_and_blg_adds_the_billed_account() -> None:
     billed = next(a for a in of_type(bundle, "Account") if a["identifier"][0]["value"] == "BA-9")
     assert {"reference": url_of(bundle, billed)} in charge["account"]
     assert len(charge["account"]) == 2  # and the visit's PID-18 account
+
+
+def test_sch_contacts_are_practitioner_roles_with_location_and_phone() -> None:
+    sch = seg("SCH", {1: "PL-1", 2: "FL-1", 12: "C1^Contact^Cam", 13: "(555)010-0000^^PH",
+                      15: "^^^SITE-A^^^BLDG-A", 16: "C1^Contact^Cam", 19: "^^^SITE-A^^^BLDG-A", 25: "Booked"})
+    bundle = hl7v2_to_fhir(msg("SIU^S12", sch, PID, PV1), strict=True)
+    roles = of_type(bundle, "PractitionerRole")
+    assert len(roles) == 1  # the same person at the same place in both contact roles
+    role = roles[0]
+    assert [c["coding"][0]["code"] for c in role["code"]] == ["placer-contact", "filler-contact"]
+    assert role["telecom"][0]["value"] == "(555)010-0000"
+    building = next(loc for loc in of_type(bundle, "Location") if loc["name"] == "BLDG-A")
+    assert role["location"] == [{"reference": url_of(bundle, building)}]
+    appt = of_type(bundle, "Appointment")[0]
+    assert appt["supportingInformation"] == [{"reference": url_of(bundle, role)}]

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from hl7bridge.engine.errors import ParseError
-from hl7bridge.transforms.hl7v2.codes import lookup, system_uri
+from hl7bridge.transforms.fhir.profiles import US_CORE
+from hl7bridge.transforms.hl7v2.codes import LOCAL_BASE, V2, lookup, system_uri
 from hl7bridge.transforms.hl7v2.context import Ctx
-from hl7bridge.transforms.hl7v2.datatypes import Comps, cwe, dtm, ei
+from hl7bridge.transforms.hl7v2.datatypes import Comps, cwe, dtm, ei, xtn
 from hl7bridge.transforms.hl7v2.message import Segment
 
 __all__ = ["appointment", "service", "resource_person", "resource_location", "resource_general", "resource_group"]
@@ -55,6 +56,9 @@ def appointment(ctx: Ctx, seg: Segment) -> None:
             participants.append({"actor": {"reference": ref}, "status": "accepted", "type": [kind]})
     res["participant"] = participants or [{"status": "needs-action",
                                            "type": [{"text": "unknown"}]}]
+    contacts = _contact_roles(ctx, seg)
+    if contacts:
+        res["supportingInformation"] = [{"reference": r} for r in contacts]
     ident = idents[-1]
     ctx.bundle.add(res, f"Appointment|{ident.get('system', '')}|{ident['value']}", ident)
     ctx.group = {"appointment": res}
@@ -68,6 +72,45 @@ _PLACER_CONTACT = {"text": "placer contact"}
 _FILLER_CONTACT = {"text": "filler contact"}
 _ENTERER = {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/provenance-participant-type",
                         "code": "enterer", "display": "Enterer"}]}
+
+
+# SCH contact persons with their phone and location fields (the IG maps only the person, as a participant).
+_CONTACTS = ((12, 13, 15, {"system": LOCAL_BASE + "codesystem:schedule-contact-role", "code": "placer-contact",
+                           "display": "Placer Contact"}),
+             (16, 17, 19, {"system": LOCAL_BASE + "codesystem:schedule-contact-role", "code": "filler-contact",
+                           "display": "Filler Contact"}),
+             (20, 21, 23, {"system": V2 + "0443", "code": "EP", "display": "Entering Provider"}))
+
+
+def _contact_roles(ctx: Ctx, seg: Segment) -> list[str]:
+    """SCH-12..15, SCH-16..19, SCH-20..23: each contact person at their location and phone, as a PractitionerRole.
+
+    The same person at the same location in two roles (placer and filler contact) is one PractitionerRole.
+    """
+    refs: list[str] = []
+    for person_at, phone_at, place_at, code in _CONTACTS:
+        person = ctx.practitioner(ctx.first(seg, person_at)) if ctx.first(seg, person_at) else None
+        if person is None:
+            continue
+        place = ctx.location(ctx.first(seg, place_at)) if ctx.first(seg, place_at) else None
+        key = f"PractitionerRole|{ctx.bundle.key_of(person)}|{ctx.bundle.key_of(place) if place else ''}|contact"
+        ref = ctx.bundle.ref(key)
+        role = next((e["resource"] for e in ctx.bundle.entries if e["fullUrl"] == ref), None) if ref else None
+        if role is None:
+            role = {"resourceType": "PractitionerRole", "practitioner": {"reference": person}}
+            if place:
+                role["location"] = [{"reference": place}]
+            ref = ctx.bundle.add(role, key)
+        if {"coding": [code]} not in role.setdefault("code", []):
+            role["code"].append({"coding": [dict(code)]})
+        for point in (xtn(r, ctx.enc) for r in ctx.reps(seg, phone_at)):
+            if point and point not in role.get("telecom", []):
+                role.setdefault("telecom", []).append(point)
+        if role.get("telecom"):  # US Core PractitionerRole wants contact details (pd-1)
+            role["meta"] = {"profile": [US_CORE + "us-core-practitionerrole"]}
+        if ref not in refs:
+            refs.append(ref)
+    return refs
 
 
 def _timing(ctx: Ctx, seg: Segment) -> tuple[str | None, str | None]:
