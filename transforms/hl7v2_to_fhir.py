@@ -20,6 +20,7 @@ from hl7bridge.transforms.hl7v2 import seg_clinical, seg_document, seg_finance, 
 from hl7bridge.transforms.hl7v2 import seg_pharmacy, seg_related, seg_results, seg_roles, seg_schedule, seg_visit
 from hl7bridge.transforms.hl7v2 import seg_dispense, seg_medication, seg_trial
 from hl7bridge.transforms.hl7v2 import seg_referral
+from hl7bridge.transforms.hl7v2 import seg_device
 from hl7bridge.transforms.hl7v2 import seg_lab
 from hl7bridge.transforms.hl7v2.context import Ctx
 from hl7bridge.transforms.hl7v2.datatypes import Comps, authority_system, dtm, instant
@@ -39,6 +40,7 @@ def _obx(ctx: Ctx, seg: Segment) -> None:
     if seg_document.document_content(ctx, seg) or seg_pharmacy.vaccine_observation(ctx, seg):
         return
     seg_results.observation(ctx, seg)
+    seg_device.equipment_authorities(ctx, seg, ctx.last)  # OBX-18 authority-only repetitions
     seg_pharmacy.part_of_immunization(ctx)  # IG VXU_V04: an order OBX is partOf its Immunization
     seg_orders.support_order(ctx)  # IG order messages: ServiceRequest.supportingInfo
 
@@ -110,6 +112,7 @@ def _convert(msg: Message, default_timezone: str) -> dict:
     for doc in ctx.bundle.resources("DocumentReference"):
         seg_document.finish_document(doc)
     seg_finance.finish_charges(ctx)
+    seg_roles.finish_participants(ctx)  # PRT after ORC: onto the order the ORC started
     if not ctx.bundle.resources():
         raise TransformError("no FHIR resource could be built from this message", location="MSH-9")
     stamp = instant(_quiet_dtm(msg.get("MSH-7.1") or "", ctx.tz))

@@ -38,6 +38,7 @@ class Ctx:
         self.account: str | None = None
         self.last: dict | None = None  # the resource an NTE attaches to
         self.group: dict[str, object] = {}  # order / result group state (ORC, OBR, RXA ...)
+        self.pending_participants: list[tuple[dict, int, Segment | None]] = []  # PRT after ORC (seg_roles)
 
     # -- field access -------------------------------------------------------------------------
 
@@ -162,6 +163,9 @@ class Ctx:
         ident = ei(ei_text, self.enc, self.sender_system)
         if ident is None:
             return None
+        kind = Comps(ei_text, self.enc).c(4)
+        if kind:  # EI.4 universal id type (HL7 table 0301), as EI[Identifier-System] row 4 types it
+            ident["type"] = {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v2-0301", "code": kind}]}
         res = {"resourceType": "Device", "identifier": [ident]}
         return self.bundle.add(res, f"Device|{ident.get('system', '')}|{ident['value']}", ident, create_only=True)
 
@@ -242,15 +246,15 @@ class Ctx:
                 continue
             res: dict = {"resourceType": "Location", "name": name or universal, "mode": "instance",
                          "meta": {"profile": [US_CORE + "us-core-location"]}}
+            kind_of_id = subs[2].strip() if len(subs) > 2 else ""
             if universal:
-                res["identifier"] = [{"system": "urn:ietf:rfc:3986",
-                                      "value": f"urn:oid:{universal}" if universal[:1].isdigit() else universal}]
+                res["identifier"] = [_place_identifier(universal, kind_of_id)]
             if kind:
                 res["physicalType"] = {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/location-physical-type",
                                                    "code": kind}]}
             if parent:
                 res["partOf"] = {"reference": parent}
-            path += f"|{n}:{name}:{universal}"
+            path += f"|{n}:{name}:{universal}" + (f":{kind_of_id}" if kind_of_id else "")
             parent = self.bundle.add(res, path)
         if parent and f.c(9):
             self._describe(parent, f.c(9))
@@ -261,3 +265,14 @@ class Ctx:
             if entry["fullUrl"] == full_url:
                 entry["resource"]["description"] = text
                 return
+
+
+def _place_identifier(universal: str, kind: str) -> dict:
+    """HD.2 of a PL component (IG HD[Location]): an OID / UUID as a URI; another type keeps its text."""
+    if kind == "ISO" or (not kind and universal[:1].isdigit()):
+        return {"system": "urn:ietf:rfc:3986", "value": f"urn:oid:{universal}"}
+    if kind in ("UUID", "GUID"):
+        return {"system": "urn:ietf:rfc:3986", "value": f"urn:uuid:{universal}"}
+    if kind:  # e.g. a local type: the value as sent (IG PL[Location] -> HD[Identifier])
+        return {"value": universal}
+    return {"system": "urn:ietf:rfc:3986", "value": universal}

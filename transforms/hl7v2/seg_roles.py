@@ -8,8 +8,9 @@ from hl7bridge.transforms.hl7v2.codes import lookup
 from hl7bridge.transforms.hl7v2.context import Ctx
 from hl7bridge.transforms.hl7v2.datatypes import cwe, dtm, xtn
 from hl7bridge.transforms.hl7v2.message import Segment
+from hl7bridge.transforms.hl7v2.seg_device import participant_device
 
-__all__ = ["role", "participation"]
+__all__ = ["role", "participation", "finish_participants"]
 
 
 def role(ctx: Ctx, seg: Segment) -> None:
@@ -56,12 +57,81 @@ def _attach(ctx: Ctx, ref: str, role_code: str) -> None:
 
 
 def participation(ctx: Ctx, seg: Segment) -> None:
-    """PRT -> PractitionerRole (person, organisation or location taking part), attached like ROL."""
+    """PRT -> what takes part in the resource the PRT follows (IG message maps): PRT-5 a
+    PractitionerRole (PRT[PractitionerRole]), PRT-10 a Device (PRT[Device]); without a person the
+    organisation and location themselves (after OBX: PRT[Observation-Location])."""
+    target = _target(ctx, seg)
+    kind = target["resourceType"] if target is not None else ""
+    device = participant_device(ctx, seg) if kind in _DEVICE_USERS else None
     person = ctx.practitioner(ctx.first(seg, 5)) if ctx.first(seg, 5) else None
+    if person is None and kind in _NO_ROLE_WITHOUT_PERSON:
+        _attach_parts(ctx, seg, target, device)
+        return
+    role = _participant_role(ctx, seg, person)
+    if role is not None:
+        if target is not None and target is not ctx.last:
+            _attach_order(target, role, ctx.leaf(seg, 4) == "OP")
+        else:
+            _attach_participant(ctx, role, ctx.leaf(seg, 4) == "OP")
+    if device and target is not None:
+        _attach_device(target, device)
+
+
+# Resources a PRT Device takes part in (IG: Observation.device; Microsoft as the guide elsewhere).
+_DEVICE_USERS = frozenset(("Observation", "Procedure", "ServiceRequest", "MedicationRequest", "ChargeItem",
+                           "DocumentReference"))
+# Where a PRT without a person names the organisation / location / device directly, not a role.
+_NO_ROLE_WITHOUT_PERSON = frozenset(("Observation", "Procedure", "ServiceRequest", "MedicationRequest",
+                                     "ChargeItem", "DocumentReference"))
+_ORDER_KINDS = ("ServiceRequest", "MedicationRequest")
+
+
+def _target(ctx: Ctx, seg: Segment) -> dict | None:
+    """The resource the PRT belongs to: a PRT right after ORC waits for the order that ORC starts
+    (``finish_participants`` hands it over)."""
+    if _follows_orc(ctx, seg):
+        holder: dict = {"resourceType": "ServiceRequest", "_pending": True}
+        ctx.pending_participants.append((holder, len(ctx.bundle.entries), ctx.group.get("orc")))
+        return holder
+    return ctx.last
+
+
+def _follows_orc(ctx: Ctx, seg: Segment) -> bool:
+    """True when the nearest segment before ``seg`` other than PRT / NTE is an ORC."""
+    previous = None
+    for s in ctx.msg:
+        if s is seg:
+            return previous is not None and previous.name == "ORC"
+        if s.name not in ("PRT", "NTE"):
+            previous = s
+    return False
+
+
+def finish_participants(ctx: Ctx) -> None:
+    """Hand the PRTs that followed an ORC to the order that ORC started: the first ServiceRequest /
+    MedicationRequest added after them whose identifiers carry the ORC's placer or filler number."""
+    entries = ctx.bundle.entries
+    for holder, mark, orc in ctx.pending_participants:
+        numbers = {ctx.leaf(orc, n) for n in (2, 3) if orc is not None and ctx.leaf(orc, n)}
+        order = next((e["resource"] for e in entries[mark:] if e["resource"]["resourceType"] in _ORDER_KINDS
+                      and (not numbers or numbers & {i.get("value") for i in e["resource"].get("identifier", [])})),
+                     None)
+        if order is None:
+            continue
+        if "requester" in holder:
+            if order["resourceType"] == "ServiceRequest" and "requester" not in order:
+                order["requester"] = holder["requester"]
+            else:
+                holder.setdefault("supportingInfo", []).insert(0, holder["requester"])
+        for entry in holder.get("supportingInfo", []):
+            _attach_order(order, entry["reference"], False)
+
+
+def _participant_role(ctx: Ctx, seg: Segment, person: str | None) -> str | None:
     org = ctx.organization(ctx.first(seg, 8)) if ctx.first(seg, 8) else None
     places = [r for r in (ctx.location(p) for p in ctx.reps(seg, 9)) if r]
     if person is None and org is None and not places:
-        return  # a device (PRT-10) or nothing: no PractitionerRole
+        return None  # a device (PRT-10) or nothing: no PractitionerRole
     res = profiled({"resourceType": "PractitionerRole"}, "us-core-practitionerrole")
     if person:
         res["practitioner"] = {"reference": person}
@@ -83,8 +153,55 @@ def participation(ctx: Ctx, seg: Segment) -> None:
         res["telecom"] = points
     role_code = code.get("coding", [{}])[0].get("code", "") if code else ""
     who = ctx.bundle.key_of(person or org or places[0])
-    ref = ctx.bundle.add(res, f"PractitionerRole|prt|{who}|{role_code}|{ctx.bundle.key_of(org or '')}|{start}")
-    _attach_participant(ctx, ref)
+    return ctx.bundle.add(res, f"PractitionerRole|prt|{who}|{role_code}|{ctx.bundle.key_of(org or '')}|{start}")
+
+
+def _attach_parts(ctx: Ctx, seg: Segment, target: dict, device: str | None) -> None:
+    """A PRT without a person: the organisation, location and device themselves."""
+    kind = target["resourceType"]
+    org = ctx.organization(ctx.first(seg, 8)) if ctx.first(seg, 8) else None
+    places = [r for r in (ctx.location(p) for p in ctx.reps(seg, 9)) if r]
+    if kind == "Observation":  # IG PRT[Observation-Location]: PRT-9 as the event-location extension
+        for place in places[:1]:
+            target.setdefault("extension", []).append(
+                {"url": "http://hl7.org/fhir/StructureDefinition/event-location", "valueReference": {"reference": place}})
+        if org:
+            target.setdefault("performer", []).append({"reference": org})
+    elif kind == "Procedure":
+        if places and "location" not in target:
+            target["location"] = {"reference": places[0]}
+    elif kind in _ORDER_KINDS:
+        if org:
+            _attach_order(target, org, False)
+    elif kind == "ChargeItem" and org:
+        target.setdefault("performer", []).append({"actor": {"reference": org}})
+    elif kind == "DocumentReference" and org:
+        target.setdefault("author", []).append({"reference": org})
+    if device:
+        _attach_device(target, device)
+
+
+def _attach_order(target: dict, ref: str, ordering: bool) -> None:
+    """IG ORC / OBR PRT: the ordering provider (OP) is the requester; other participants support the order."""
+    if ordering and target["resourceType"] == "ServiceRequest" and "requester" not in target:
+        target["requester"] = {"reference": ref}
+        return
+    key = "supportingInformation" if target["resourceType"] == "MedicationRequest" else "supportingInfo"
+    entry = {"reference": ref}
+    if entry not in target.setdefault(key, []):
+        target[key].append(entry)
+
+
+def _attach_device(target: dict, device: str) -> None:
+    kind = target["resourceType"]
+    if kind == "Observation":
+        target.setdefault("device", {"reference": device})
+    elif kind in ("Procedure", "ChargeItem"):
+        target.setdefault("performer", []).append({"actor": {"reference": device}})
+    elif kind == "DocumentReference":
+        target.setdefault("author", []).append({"reference": device})
+    elif kind in _ORDER_KINDS:
+        _attach_order(target, device, False)
 
 
 def _participation(ctx: Ctx, text: str) -> dict | None:
@@ -97,7 +214,7 @@ def _participation(ctx: Ctx, text: str) -> dict | None:
     return concept
 
 
-def _attach_participant(ctx: Ctx, ref: str) -> None:
+def _attach_participant(ctx: Ctx, ref: str, ordering: bool = False) -> None:
     """IG message maps: where the PRT sits decides what the PractitionerRole takes part in."""
     target = ctx.last
     if target is None:
@@ -107,8 +224,12 @@ def _attach_participant(ctx: Ctx, ref: str) -> None:
         _attach(ctx, ref, "PP")
     elif kind in ("Observation", "DiagnosticReport"):
         target.setdefault("performer", []).append({"reference": ref})
-    elif kind == "ServiceRequest" and "requester" not in target:
-        target["requester"] = {"reference": ref}
+    elif kind in _ORDER_KINDS:
+        _attach_order(target, ref, ordering)
+    elif kind == "ChargeItem":
+        target.setdefault("performer", []).append({"actor": {"reference": ref}})
+    elif kind == "DocumentReference":
+        target.setdefault("author", []).append({"reference": ref})
     elif kind == "Specimen":
         target.setdefault("collection", {}).setdefault("collector", {"reference": ref})
     elif kind == "Immunization":
