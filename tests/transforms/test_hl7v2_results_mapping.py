@@ -207,3 +207,14 @@ def test_observation_type_nature_of_test_and_is_dr_vr_values() -> None:
     assert nature["valueCodeableConcept"]["coding"][0] == {"system": V2 + "0080", "code": "A"}
     assert window["valuePeriod"] == {"start": "2024-01-01", "end": "2024-01-02"}
     assert span["valueString"] == "10-20"
+
+
+def test_mdm_pointer_and_image_values_are_contents_of_their_own() -> None:
+    txa = seg("TXA", {1: "1", 2: "CN", 12: "DOC-6^EHR", 17: "AU"})
+    rp = "OBX|1|RP|DOC^Document^L||http://example.org/doc/6^^AP^PDF||||||F"
+    ed = "OBX|2|ED|IMG^Image^L||^IM^PNG^Base64^VGVzdA==~^IM^PNG^Base64^VGVzdDI=||||||F"
+    bundle = hl7v2_to_fhir(msg("MDM^T02", PID, txa, rp, ed), strict=True)
+    attachments = [c["attachment"] for c in of_type(bundle, "DocumentReference")[0]["content"]]
+    assert attachments == [{"url": "http://example.org/doc/6", "contentType": "application/pdf"},
+                           {"contentType": "image/png", "data": "VGVzdA=="},
+                           {"contentType": "image/png", "data": "VGVzdDI="}]

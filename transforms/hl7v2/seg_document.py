@@ -7,8 +7,9 @@ import base64
 
 from hl7bridge.transforms.fhir.profiles import profiled
 from hl7bridge.transforms.hl7v2.context import Ctx
-from hl7bridge.transforms.hl7v2.datatypes import cwe, dtm, ed_attachment, ei, instant
+from hl7bridge.transforms.hl7v2.datatypes import cwe, dtm, ei, instant
 from hl7bridge.transforms.hl7v2.message import Segment
+from hl7bridge.transforms.hl7v2.seg_results import attachment_of
 
 __all__ = ["document", "document_content", "finish_document", "consent"]
 
@@ -110,15 +111,15 @@ def _type(ctx: Ctx, seg: Segment) -> dict:
 
 
 def document_content(ctx: Ctx, seg: Segment) -> bool:
-    """OBX inside an MDM document: text lines gather into one text/plain attachment; ED is kept as sent."""
+    """OBX inside an MDM document: text lines gather into one text/plain attachment; each ED / RP value
+    is a content of its own (IG OBX[DocumentReference] rows 7 and 10)."""
     res = ctx.group.get("doc")
     if not isinstance(res, dict):
         return False
     value_type = ctx.leaf(seg, 2)
-    if value_type == "ED":
-        attachment = ed_attachment(ctx.first(seg, 5), ctx.enc)
-        if attachment:
-            res["content"].append({"attachment": attachment})
+    if value_type in ("ED", "RP"):
+        found = [a for a in (attachment_of(ctx, r, value_type) for r in ctx.reps(seg, 5)) if a]
+        res["content"].extend({"attachment": a} for a in found)
         return True
     lines = [ctx.enc.unescape(r) for r in ctx.reps(seg, 5)]
     text_parts = ctx.group["doc_text"]

@@ -11,7 +11,7 @@ from hl7bridge.transforms.hl7v2.context import Ctx
 from hl7bridge.transforms.hl7v2.datatypes import Comps, cwe, dtm, ed_attachment, ei, number, sn_value
 from hl7bridge.transforms.hl7v2.message import Segment
 
-__all__ = ["observation", "value_of"]
+__all__ = ["observation", "value_of", "attachment_of"]
 
 _CATEGORY = THO + "observation-category"
 _VITALS = frozenset(("8867-4", "8480-6", "8462-4", "85354-9", "9279-1", "8310-5", "8302-2", "29463-7", "39156-5",
@@ -83,16 +83,21 @@ def observation(ctx: Ctx, seg: Segment) -> None:
 
 
 def _attachment(ctx: Ctx, seg: Segment, value_type: str) -> dict | None:
-    """OBX-5 of type ED (ED[Attachment]) or RP (RP[Attachment]: .1 url, .3 / .4 content type)."""
+    """OBX-5 of type ED or RP (its first repetition) as an Attachment."""
+    return attachment_of(ctx, ctx.first(seg, 5), value_type)
+
+
+def attachment_of(ctx: Ctx, text: str, value_type: str) -> dict | None:
+    """One OBX-5 value of type ED (ED[Attachment]) or RP (RP[Attachment]: .1 url, .3 / .4 content type)."""
     if value_type == "ED":
-        found = ed_attachment(ctx.first(seg, 5), ctx.enc)
+        found = ed_attachment(text, ctx.enc)
         kind, _, subtype = (found or {}).get("contentType", "").partition("/")
         if found and kind in _MIME_TYPES:  # ED.2 is HL7 table 0191 (IM, AP ...), not a MIME type
             found["contentType"] = f"{_MIME_TYPES[kind]}/{subtype}"
         return found
-    if value_type != "RP" or not ctx.first(seg, 5):
+    if value_type != "RP" or not text:
         return None
-    f = Comps(ctx.first(seg, 5), ctx.enc)
+    f = Comps(text, ctx.enc)
     if not f.c(1):
         return None
     out = {"url": f.c(1)}
