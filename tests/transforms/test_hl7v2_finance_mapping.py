@@ -262,3 +262,17 @@ def test_sch_contacts_are_practitioner_roles_with_location_and_phone() -> None:
     assert role["location"] == [{"reference": url_of(bundle, building)}]
     appt = of_type(bundle, "Appointment")[0]
     assert appt["supportingInformation"] == [{"reference": url_of(bundle, role)}]
+
+
+def test_ft1_charge_is_billable_and_a_credit_is_not_called_so() -> None:
+    credit = FT1.replace("|CG|", "|CD|").replace("|T-1|", "|T-3|")
+    bundle = hl7v2_to_fhir(msg("DFT^P03", PID, PV1, FT1, credit), strict=True)
+    assert sorted(c["status"] for c in of_type(bundle, "ChargeItem")) == ["billable", "unknown"]
+
+
+def test_in1_payor_phone_and_contact_person() -> None:
+    in1 = seg("IN1", {1: "1", 3: "PAYER-1", 4: "Example Payer", 6: "Contact^Casey", 7: "(555)010-1111^^PH"})
+    payor = next(o for o in of_type(hl7v2_to_fhir(msg("ADT^A04", PID, PV1, in1), strict=True), "Organization")
+                 if o.get("name") == "Example Payer")
+    assert payor["telecom"][0]["value"] == "(555)010-1111"
+    assert payor["contact"][0]["name"]["family"] == "Contact"

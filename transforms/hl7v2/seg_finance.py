@@ -182,6 +182,12 @@ def _payor(ctx: Ctx, seg: Segment) -> tuple[str | None, str]:
     addresses = [a for a in (xad(r, ctx.enc) for r in ctx.reps(seg, 5)) if a]
     if addresses:
         org["address"] = addresses
+    phones = [t for t in (xtn(r, ctx.enc) for r in ctx.reps(seg, 7)) if t]
+    if phones:  # IN1-7 insurance company phone (no IG row)
+        org["telecom"] = phones
+    contacts = [{"name": n} for n in (xpn(r, ctx.enc) for r in ctx.reps(seg, 6)) if n]
+    if contacts:  # IN1-6 insurance company contact person (no IG row)
+        org["contact"] = contacts
     key = f"Organization|{ident.get('system', '')}|{ident['value']}" if ident else f"Organization|name|{name}"
     return ctx.bundle.add(org, key, ident, create_only=True), key
 
@@ -280,7 +286,9 @@ def charge(ctx: Ctx, seg: Segment) -> None:
     code = cwe(ctx.first(seg, 7), ctx.enc)
     if code is None:
         raise ParseError("required field FT1-7 (transaction code) is empty", location="FT1-7", hl7_code=101)
-    res: dict = {"resourceType": "ChargeItem", "status": "billable", "code": code}
+    # FT1-6 CG (a charge) is billable; a credit, payment or adjustment (table 0017) is no charge state we know.
+    res: dict = {"resourceType": "ChargeItem", "status": "billable" if ctx.leaf(seg, 6) == "CG" else "unknown",
+                 "code": code}
     ident = None
     transaction = ctx.leaf(seg, 2) or ctx.leaf(seg, 3)
     if transaction:
