@@ -1,6 +1,6 @@
 """ORC, OBR, TQ1, SPM and NTE to ServiceRequest, DiagnosticReport, Specimen and notes.
 
-ORC opens an order group; the next OBR (or RXO / RXE / RXA, in seg_pharmacy) completes it.
+ORC opens an order group; the next OBR (or RXO / RXE / RXA, in seg_pharmacy; ODS / RQD here) completes it.
 In result messages (ORU, OUL) OBR also gives a DiagnosticReport that collects the OBX results.
 """
 
@@ -10,11 +10,12 @@ from hl7bridge.engine.errors import ParseError
 from hl7bridge.transforms.fhir.profiles import absent, profiled
 from hl7bridge.transforms.hl7v2.codes import THO, V2, lookup
 from hl7bridge.transforms.hl7v2.context import Ctx
-from hl7bridge.transforms.hl7v2.datatypes import Comps, cwe, dtm, ei, instant
+from hl7bridge.transforms.hl7v2.datatypes import Comps, cwe, dtm, ei, instant, xad, xtn
 from hl7bridge.transforms.hl7v2.message import Segment
 from hl7bridge.transforms.hl7v2.seg_timing import PRIORITY, apply_pending, apply_tq
 
-__all__ = ["orc", "obr", "spm", "sac", "nte", "order_identifiers", "order_status", "support_order", "order_reason"]
+__all__ = ["orc", "obr", "spm", "sac", "nte", "diet", "requisition", "supplier", "order_identifiers", "order_status",
+           "order_requester", "ordering_facility", "support_order", "order_reason"]
 
 _NOTE_CATEGORY = {  # OBR-24 (HL7 table 0074) sections reported as notes rather than lab results
     "RAD": ("LP29684-5", "Radiology"), "CT": ("LP29684-5", "Radiology"), "NMR": ("LP29684-5", "Radiology"),
@@ -23,7 +24,7 @@ _NOTE_CATEGORY = {  # OBR-24 (HL7 table 0074) sections reported as notes rather 
     "CTH": ("LP29708-2", "Cardiology"), "SP": ("LP7839-6", "Pathology"), "CP": ("LP7839-6", "Pathology"),
 }
 _NOTE_TYPES = frozenset(("Observation", "ServiceRequest", "Immunization", "MedicationRequest", "Procedure",
-                         "AllergyIntolerance", "Specimen", "Condition", "MedicationAdministration"))
+                         "AllergyIntolerance", "Specimen", "Condition", "MedicationAdministration", "NutritionOrder"))
 _RESULT_MESSAGES = frozenset(("ORU", "OUL"))
 _REFERRAL_MESSAGES = frozenset(("REF", "RRI"))  # their OBR groups carry results, not specimen orders
 _SPECIAL_HANDLING = "http://hl7.org/fhir/StructureDefinition/specimen-specialHandling"
@@ -57,6 +58,31 @@ def order_status(ctx: Ctx, orc_seg: Segment | None, default: str) -> str:
             if mapped:
                 return mapped[0]
     return default
+
+
+def ordering_facility(ctx: Ctx, orc_seg: Segment | None) -> str | None:
+    """IG ORC[ServiceRequest] ORC-21/22/23: the ordering facility Organization with its address and phone."""
+    facility = ctx.first(orc_seg, 21) if orc_seg is not None else ""
+    org = ctx.organization(facility) if facility and orc_seg is not None else None
+    target = next((e["resource"] for e in ctx.bundle.entries if e["fullUrl"] == org), None) if org else None
+    if target is None or orc_seg is None:
+        return org
+    address = xad(ctx.first(orc_seg, 22), ctx.enc) if ctx.first(orc_seg, 22) else None
+    if address and "address" not in target:
+        target["address"] = [address]
+    phones = [p for p in (xtn(r, ctx.enc) for r in ctx.reps(orc_seg, 23)) if p]
+    if phones and "telecom" not in target:
+        target["telecom"] = phones
+    return org
+
+
+def order_requester(ctx: Ctx, orc_seg: Segment | None, fallback_xcn: str = "") -> str | None:
+    """IG ORC-12 (else OBR-16 / RXO-14 ...) with ORC-21..23: the orderer as a PractitionerRole of the
+    ordering facility, coded ``OP`` (v2 table 0443 ordering provider; the IG gives no role code)."""
+    xcn = (ctx.first(orc_seg, 12) if orc_seg is not None else "") or fallback_xcn
+    if not xcn:
+        return None
+    return ctx.practitioner_role(xcn, V2 + "0443", "OP", ordering_facility(ctx, orc_seg))
 
 
 def _key(ctx: Ctx, rtype: str, idents: list[dict], fallback: str) -> tuple[str, dict | None]:
@@ -106,7 +132,7 @@ def _service_request(ctx: Ctx, orc_seg: Segment | None, seg: Segment, code: dict
     requested = dtm(ctx.leaf(seg, 6), ctx.tz, "OBR-6")
     if requested:
         res["occurrenceDateTime"] = requested
-    ref = ctx.requester(orc_seg, ctx.first(seg, 16))
+    ref = order_requester(ctx, orc_seg, ctx.first(seg, 16))
     if ref:
         res["requester"] = {"reference": ref}
     reasons = [c for c in (cwe(r, ctx.enc) for r in ctx.reps(seg, 31)) if c]
@@ -196,6 +222,147 @@ def _mapped(ctx: Ctx, text: str, table: str) -> dict | None:
                 if mapped[1]:
                     concept["coding"][i]["display"] = mapped[1]
     return concept
+
+
+_DIET_KINDS = {"D": "oralDiet", "S": "supplement", "P": "preference"}  # ODS-1, HL7 table 0159
+_SUPPLY_STATUS = {"revoked": "cancelled", "on-hold": "suspended", "active": "active", "completed": "completed",
+                  "draft": "draft", "entered-in-error": "entered-in-error"}
+
+
+def _order_time(ctx: Ctx, orc_seg: Segment | None) -> str | None:
+    """ORC-9, else the message time (MSH-7): when the order was placed."""
+    when = dtm(ctx.leaf(orc_seg, 9), ctx.tz, "ORC-9") if orc_seg is not None else None
+    if when:
+        return when
+    try:  # MSH-7 only gives a default here: a malformed one is reported (or not) by the header's reader
+        return dtm(ctx.msg.get("MSH-7.1") or "", ctx.tz, "MSH-7")
+    except ParseError:
+        return None
+
+
+def diet(ctx: Ctx, seg: Segment) -> None:
+    """ODS (+ the pending ORC) -> NutritionOrder.  No IG map (ORM_O01 names ODS only without a PID);
+    ODS-1 (table 0159) picks oral diet, supplement or food preference for the ODS-3 codes, ODS-4 the text."""
+    orc_seg = ctx.group.get("orc") if not ctx.group.get("detail") else None
+    orc_seg = orc_seg if isinstance(orc_seg, Segment) else None
+    codes = [c for c in (cwe(r, ctx.enc) for r in ctx.reps(seg, 3)) if c]
+    text = "\n".join(ctx.enc.unescape(r) for r in ctx.reps(seg, 4))
+    if not codes and not text:
+        return
+    idents = order_identifiers(ctx, orc_seg, None)
+    res: dict = {"resourceType": "NutritionOrder"}
+    if idents:
+        res["identifier"] = idents
+    status = order_status(ctx, orc_seg, "active")
+    res["status"] = status if status in ("draft", "active", "on-hold", "revoked", "completed",
+                                         "entered-in-error") else "unknown"
+    res["intent"] = "order"
+    ctx.subject(res, "patient")
+    if ctx.encounter:
+        res["encounter"] = {"reference": ctx.encounter}
+    when = _order_time(ctx, orc_seg)
+    if not when:
+        return  # NutritionOrder.dateTime is required
+    res["dateTime"] = when
+    orderer = order_requester(ctx, orc_seg)
+    if orderer:
+        res["orderer"] = {"reference": orderer}
+    allergies = [{"reference": e["fullUrl"]} for e in ctx.bundle.entries
+                 if e["resource"]["resourceType"] == "AllergyIntolerance"]
+    if allergies:
+        res["allergyIntolerance"] = allergies
+    kind = _DIET_KINDS.get(ctx.leaf(seg, 1), "preference")
+    if kind == "oralDiet":
+        res["oralDiet"] = {k: v for k, v in (("type", codes), ("instruction", text)) if v}
+    elif kind == "supplement":
+        res["supplement"] = [{"type": c, **({"instruction": text} if text else {})} for c in codes] or \
+            [{"instruction": text}]
+    else:
+        if codes:
+            res["foodPreferenceModifier"] = codes
+        if text:
+            res["note"] = [{"text": text}]
+    annotation = Comps(ctx.first(orc_seg, 7), ctx.enc).c(8) if orc_seg is not None else ""
+    if annotation:  # TQ.8 text of ORC-7
+        res.setdefault("note", []).insert(0, {"text": annotation})
+    key, ident = _key(ctx, "NutritionOrder", idents, f"{ctx.leaf(seg, 1)}|{res['dateTime']}")
+    ctx.group = {"orc": orc_seg, "detail": seg, "nutrition": res}
+    ctx.bundle.add(res, key, ident)
+    ctx.last = res
+
+
+def requisition(ctx: Ctx, seg: Segment) -> None:
+    """RQD (+ the pending ORC, a later RQ1) -> SupplyRequest.  No IG map; RQD field definitions:
+    RQD-4 / -2 / -3 item codes, RQD-5/6 quantity, RQD-9 deliver-to, RQD-10 date needed."""
+    orc_seg = ctx.group.get("orc") if not ctx.group.get("detail") else None
+    orc_seg = orc_seg if isinstance(orc_seg, Segment) else None
+    codings = [c for n in (4, 2, 3) for c in (cwe(ctx.first(seg, n), ctx.enc) or {}).get("coding", [])]
+    amount = Comps(ctx.first(seg, 5), ctx.enc).c(1)
+    if not codings or not amount:
+        return  # SupplyRequest.item and .quantity are required
+    idents = order_identifiers(ctx, orc_seg, None)
+    res: dict = {"resourceType": "SupplyRequest"}
+    group = ei(ctx.first(orc_seg, 4), ctx.enc, ctx.sender_system) if orc_seg is not None else None
+    if group:  # no requisition element on SupplyRequest: the placer group number as a PGN identifier
+        group["type"] = {"coding": [{"system": V2 + "0203", "code": "PGN"}]}
+    if idents or group:
+        res["identifier"] = idents + ([group] if group else [])
+    res["status"] = _SUPPLY_STATUS.get(order_status(ctx, orc_seg, "active"), "unknown")
+    authored = _order_time(ctx, orc_seg) if orc_seg is not None and ctx.leaf(orc_seg, 9) else None
+    if authored:
+        res["authoredOn"] = authored
+    requester = order_requester(ctx, orc_seg)
+    if requester:
+        res["requester"] = {"reference": requester}
+    res["itemCodeableConcept"] = {"coding": codings}
+    quantity = _cq(ctx, amount) or {"value": 0}
+    unit = cwe(ctx.first(seg, 6), ctx.enc)
+    unit_coding = (unit or {}).get("coding", [{}])[0]
+    if unit_coding.get("code"):
+        quantity["code"] = unit_coding["code"]
+        if unit_coding.get("system"):
+            quantity["system"] = unit_coding["system"]
+        quantity["unit"] = unit_coding.get("display", unit_coding["code"])
+    res["quantity"] = quantity
+    needed = dtm(ctx.leaf(seg, 10), ctx.tz, "RQD-10")
+    if needed:
+        res["occurrenceDateTime"] = needed
+    to = Comps(ctx.first(seg, 9), ctx.enc)
+    place = _department(ctx, to.c(1), to.c(2))
+    if place:
+        res["deliverTo"] = {"reference": place}
+    key, ident = _key(ctx, "SupplyRequest", res.get("identifier", []),
+                      f"{codings[0].get('code', '')}|{ctx.leaf(seg, 1)}|{needed}")
+    ctx.group = {"orc": orc_seg, "detail": seg, "supply": res}
+    ctx.bundle.add(res, key, ident)
+    ctx.last = None
+
+
+def supplier(ctx: Ctx, seg: Segment) -> None:
+    """RQ1 -> the current SupplyRequest's ``deliverFrom``: RQ1-4 vendor, else RQ1-2 manufacturer."""
+    res = ctx.group.get("supply")
+    if not isinstance(res, dict):
+        return
+    for n in (4, 2):
+        f = Comps(ctx.first(seg, n), ctx.enc)
+        ref = _department(ctx, f.c(1), f.c(2))
+        if ref:
+            res["deliverFrom"] = {"reference": ref}
+            return
+
+
+def _department(ctx: Ctx, code: str, name: str) -> str | None:
+    """A CWE naming a department or firm (code ^ name) -> Organization (conditional create)."""
+    if not code and not name:
+        return None
+    org: dict = {"resourceType": "Organization", "active": True}
+    ident = {"system": ctx.sender_system + ":organization", "value": code} if code else None
+    if ident:
+        org["identifier"] = [ident]
+    if name:
+        org["name"] = name
+    return ctx.bundle.add(org, f"Organization|{ident['system']}|{code}" if ident else f"Organization|name|{name}",
+                          ident, create_only=True)
 
 
 def _report(ctx: Ctx, seg: Segment, code: dict, idents: list[dict], sr_ref: str) -> None:
@@ -451,8 +618,10 @@ def support_order(ctx: Ctx) -> None:
 
 
 def order_reason(ctx: Ctx) -> None:
-    """IG order messages: a DG1 in an order group is a ``reasonReference`` of the ServiceRequest."""
-    sr, cond = _order_in_group(ctx), ctx.last
+    """IG order messages: a DG1 in an order group is a ``reasonReference`` of the ServiceRequest
+    (or of the SupplyRequest of an RQD group)."""
+    supply = ctx.group.get("supply")
+    sr, cond = (supply if isinstance(supply, dict) else _order_in_group(ctx)), ctx.last
     if sr is None:
         return
     if isinstance(cond, dict) and cond.get("resourceType") == "Condition":

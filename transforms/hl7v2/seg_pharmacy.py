@@ -9,10 +9,10 @@ from hl7bridge.transforms.fhir.profiles import profiled
 from hl7bridge.transforms.hl7v2 import seg_medication
 from hl7bridge.transforms.hl7v2.codes import THO, V2, lookup
 from hl7bridge.transforms.hl7v2.context import Ctx
-from hl7bridge.transforms.hl7v2.datatypes import Comps, cwe, date_of, dtm, number, table_concept, xad, xtn
+from hl7bridge.transforms.hl7v2.datatypes import Comps, cwe, date_of, dtm, number, table_concept, xad
 from hl7bridge.transforms.hl7v2.message import Segment
 from hl7bridge.transforms.hl7v2.seg_medication import PRESCRIPTION_TYPE
-from hl7bridge.transforms.hl7v2.seg_orders import order_identifiers, order_status
+from hl7bridge.transforms.hl7v2.seg_orders import order_identifiers, order_requester, order_status, ordering_facility
 from hl7bridge.transforms.hl7v2.seg_timing import apply_pending
 
 __all__ = ["immunization", "route", "medication_request", "vaccine_observation"]
@@ -95,7 +95,7 @@ def _vaccine_order(ctx: Ctx, orc_seg: Segment, idents: list[dict], pending: list
     authored = dtm(ctx.leaf(orc_seg, 9), ctx.tz, "ORC-9")
     if authored and ctx.leaf(orc_seg, 1) == "NW":
         order["authoredOn"] = authored
-    requester = ctx.requester(orc_seg)
+    requester = order_requester(ctx, orc_seg)
     if requester:
         order["requester"] = {"reference": requester}
     key, ident = _key(ctx, "ServiceRequest", idents, "")
@@ -285,7 +285,7 @@ def _people(ctx: Ctx, orc_seg: Segment | None, seg: Segment, fields: dict, res: 
     """Requester: ORC-12 (else RXO-14 / RXE-13) as the ordering PractitionerRole of the ORC-21 facility;
     recorder: ORC-10 entered by, else ORC-19 action by."""
     xcn = (ctx.first(orc_seg, 12) if orc_seg is not None else "") or ctx.first(seg, fields["provider"])
-    org = _ordering_facility(ctx, orc_seg)
+    org = ordering_facility(ctx, orc_seg)
     requester = ctx.practitioner_role(xcn, V2 + "0443", "OP", org) if xcn else None
     if requester:
         res["requester"] = {"reference": requester}
@@ -297,22 +297,6 @@ def _people(ctx: Ctx, orc_seg: Segment | None, seg: Segment, fields: dict, res: 
         recorder = ctx.practitioner_role(action_by, "", "") if action_by else None
     if recorder:
         res["recorder"] = {"reference": recorder}
-
-
-def _ordering_facility(ctx: Ctx, orc_seg: Segment | None) -> str | None:
-    """IG ORC[ServiceRequest] ORC-21/22/23: the ordering facility Organization with its address and phone."""
-    facility = ctx.first(orc_seg, 21) if orc_seg is not None else ""
-    org = ctx.organization(facility) if facility and orc_seg is not None else None
-    target = next((e["resource"] for e in ctx.bundle.entries if e["fullUrl"] == org), None) if org else None
-    if target is None or orc_seg is None:
-        return org
-    address = xad(ctx.first(orc_seg, 22), ctx.enc) if ctx.first(orc_seg, 22) else None
-    if address and "address" not in target:
-        target["address"] = [address]
-    phones = [p for p in (xtn(r, ctx.enc) for r in ctx.reps(orc_seg, 23)) if p]
-    if phones and "telecom" not in target:
-        target["telecom"] = phones
-    return org
 
 
 def _dosage(ctx: Ctx, seg: Segment, fields: dict, res: dict) -> None:

@@ -62,17 +62,22 @@ def _apply(ctx: Ctx, seg: Segment, res: dict) -> None:
             dosage.setdefault("timing", {})["code"] = timing["code"]
         if quantity and "doseAndRate" not in dosage:
             dosage["doseAndRate"] = [{"doseQuantity": quantity}]
-        if condition:
-            dosage["additionalInstruction"] = [{"text": condition}]
+        if condition:  # row 14: appended to the RXO-7 / RXE-7 / RXR-5 instructions already there
+            dosage.setdefault("additionalInstruction", []).append({"text": condition})
+        if text:  # row 15: TQ1-11 -> the dosage text (after RXO-6 pharmacy instructions, if any)
+            dosage["text"] = f"{dosage['text']}\n{text}" if dosage.get("text") else text
+        sequence = ctx.leaf(seg, 1)
+        if sequence.isdigit() and int(sequence) > 0 and "sequence" not in dosage:  # no IG row: Set ID as the order
+            dosage["sequence"] = int(sequence)
         if dosage:
             res["dosageInstruction"] = [dosage] + res.get("dosageInstruction", [])[1:]
-    else:
-        if quantity:
-            res["quantityQuantity"] = quantity
-        if timing:
-            set_timing(res, timing)
-        if condition:  # the pre-condition for the service ("PRN pain"); the IG's extension is undefined
-            res["asNeededCodeableConcept"] = {"text": condition}
+        return
+    if quantity:
+        res["quantityQuantity"] = quantity
+    if timing:
+        set_timing(res, timing)
+    if condition:  # the pre-condition for the service ("PRN pain"); the IG's extension is undefined
+        res["asNeededCodeableConcept"] = {"text": condition}
     if text:
         res.setdefault("note", []).append({"text": text})
 

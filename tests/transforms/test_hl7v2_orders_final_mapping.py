@@ -1,0 +1,108 @@
+"""Order and pharmacy leftovers: TQ1 on MedicationRequest dosage, ORC-12 role, ODS / RQD orders, CTI / BLG on
+ServiceRequest, SPM-32 authorities -- on small synthetic messages."""
+
+from __future__ import annotations
+
+from hl7bridge.transforms.hl7v2_to_fhir import hl7v2_to_fhir
+
+PID = "PID|1||T-200^^^TESTHOSP&1.2.3&ISO^MR||Testperson^Sam||19800101|F"
+AL1 = "AL1|1|FA|PNUT^Peanut^L|MI"
+V2 = "http://terminology.hl7.org/CodeSystem/v2-"
+
+
+def msg(kind: str, *segments: str) -> str:
+    header = f"MSH|^~\\&|APP|TESTHOSP^1.2.3^ISO|RCV|FAC|20240102030405-0500||{kind}|C1|P|2.5.1"
+    return "\r".join((header,) + segments) + "\r"
+
+
+def seg(name: str, fields: dict[int, str]) -> str:
+    return "|".join([name] + [fields.get(n, "") for n in range(1, max(fields) + 1)])
+
+
+def of_type(bundle: dict, rtype: str) -> list[dict]:
+    return [e["resource"] for e in bundle["entry"] if e["resource"]["resourceType"] == rtype]
+
+
+def resolve(bundle: dict, ref: dict) -> dict:
+    return next(e["resource"] for e in bundle["entry"] if e["fullUrl"] == ref["reference"])
+
+
+RXE = seg("RXE", {2: "11111-2222-33^Testamycin^NDC", 3: "1", 5: "mg^mg", 7: "Check level~Protect from light",
+                  10: "1", 11: "cap^capsule"})
+
+
+def test_tq1_on_a_medication_request_keeps_rxe7_and_rxr5_and_sets_sequence_and_text() -> None:
+    tq1 = seg("TQ1", {1: "2", 3: "BID", 10: "If restless", 11: "After meals"})
+    bundle = hl7v2_to_fhir(msg("RDE^O11", PID, "ORC|NW|P1^EHR", RXE, "RXR|PO^Oral^HL70162||||FLUSH^Flush line^L",
+                               tq1), strict=True)
+    dosage = of_type(bundle, "MedicationRequest")[0]["dosageInstruction"][0]
+    instructions = dosage["additionalInstruction"]
+    codes = [c["coding"][0]["code"] for c in instructions if "coding" in c]
+    assert codes == ["Check level", "Protect from light", "FLUSH"]  # RXE-7 and RXR-5 survive the TQ1
+    assert {"text": "If restless"} in instructions  # IG TQ1[MedicationRequest] row 14
+    assert dosage["text"] == "After meals"  # row 15: TQ1-11 is the dosage text, not a note
+    assert dosage["sequence"] == 2  # TQ1-1 (no IG row): the order of the dosages
+    assert "note" not in of_type(bundle, "MedicationRequest")[0]
+
+
+def test_tq1_text_on_a_service_request_stays_a_note() -> None:
+    tq1 = seg("TQ1", {1: "1", 11: "Call first"})
+    bundle = hl7v2_to_fhir(msg("OML^O21", PID, "ORC|NW|P1^EHR", tq1, "OBR|1|P1^EHR||2345-7^Glucose^LN"), strict=True)
+    request = of_type(bundle, "ServiceRequest")[0]
+    assert request["note"] == [{"text": "Call first"}] and "sequence" not in request
+
+
+def test_orc12_requester_is_an_ordering_provider_role_of_the_ordering_facility() -> None:
+    orc = seg("ORC", {1: "NW", 2: "P3^EHR", 12: "D-7^Orderer^Olive", 21: "Test Clinic^^^^^^XX^^^TC-1",
+                      22: "1 Test Way^^Testville^TS^00000", 23: "^WPN^PH^^^555^0100"})
+    bundle = hl7v2_to_fhir(msg("ORM^O01", PID, orc, "OBR|1|||2345-7^Glucose^LN"), strict=True)
+    role = resolve(bundle, of_type(bundle, "ServiceRequest")[0]["requester"])
+    assert role["code"] == [{"coding": [{"system": V2 + "0443", "code": "OP"}]}]
+    org = resolve(bundle, role["organization"])
+    assert org["name"] == "Test Clinic" and org["address"][0]["city"] == "Testville" and org["telecom"]
+
+
+def test_ods_preference_becomes_a_nutrition_order() -> None:
+    orc = seg("ORC", {1: "NW", 2: "N1^EHR", 3: "N2^KITCHEN", 12: "D-7^Orderer^Olive"})
+    ods = "ODS|P||VEG^Vegetarian^L~NOPORK^No pork^L|Served warm"
+    bundle = hl7v2_to_fhir(msg("ORM^O01", PID, AL1, orc, ods, "NTE|1||Tray to room"), strict=True)
+    order = of_type(bundle, "NutritionOrder")[0]
+    assert [i["type"]["coding"][0]["code"] for i in order["identifier"]] == ["PLAC", "FILL"]
+    assert order["status"] == "active" and order["intent"] == "order"
+    assert order["dateTime"] == "2024-01-02T03:04:05-05:00"  # no ORC-9: the message time
+    assert [c["coding"][0]["code"] for c in order["foodPreferenceModifier"]] == ["VEG", "NOPORK"]
+    assert {"text": "Served warm"} in order["note"] and {"text": "Tray to room"} in order["note"]
+    assert resolve(bundle, order["allergyIntolerance"][0])["resourceType"] == "AllergyIntolerance"
+    assert resolve(bundle, order["orderer"])["resourceType"] == "PractitionerRole"
+    assert not of_type(bundle, "ServiceRequest")
+
+
+def test_ods_diet_is_an_oral_diet() -> None:
+    bundle = hl7v2_to_fhir(msg("ORM^O01", PID, "ORC|NW|N3^EHR", "ODS|D||LS^Low salt^L|No added salt"), strict=True)
+    diet = of_type(bundle, "NutritionOrder")[0]["oralDiet"]
+    assert diet["type"][0]["coding"][0]["code"] == "LS" and diet["instruction"] == "No added salt"
+
+
+def test_rqd_becomes_a_supply_request_with_rq1_supplier_and_dg1_reason() -> None:
+    orc = seg("ORC", {1: "NW", 2: "S1^EHR", 4: "G1^EHR", 9: "20240101120000-0500", 12: "D-7^Orderer^Olive"})
+    rqd = seg("RQD", {1: "1", 2: "100^Widget^L", 4: "H-5^Widget, small^L", 5: "2", 6: "EA^Each^L",
+                      9: "WARD1^Ward One", 10: "20240103"})
+    rq1 = seg("RQ1", {2: "MFR^Maker Inc"})
+    dg1 = "DG1|1||R51^Headache^I10"
+    bundle = hl7v2_to_fhir(msg("ORM^O01", PID, orc, rqd, rq1, dg1), strict=True)
+    supply = of_type(bundle, "SupplyRequest")[0]
+    assert [i["type"]["coding"][0]["code"] for i in supply["identifier"]] == ["PLAC", "PGN"]
+    assert supply["status"] == "active" and supply["authoredOn"] == "2024-01-01T12:00:00-05:00"
+    assert [c["code"] for c in supply["itemCodeableConcept"]["coding"]] == ["H-5", "100"]
+    assert supply["quantity"]["value"] == 2 and supply["quantity"]["code"] == "EA"
+    assert supply["occurrenceDateTime"] == "2024-01-03"
+    assert resolve(bundle, supply["deliverTo"])["name"] == "Ward One"
+    assert resolve(bundle, supply["deliverFrom"])["name"] == "Maker Inc"
+    assert resolve(bundle, supply["reasonReference"][0])["resourceType"] == "Condition"
+    assert resolve(bundle, supply["requester"])["code"][0]["coding"][0]["code"] == "OP"
+
+
+def test_cancelled_rqd_is_a_cancelled_supply_request() -> None:
+    rqd = seg("RQD", {1: "1", 2: "100^Widget^L", 5: "1"})
+    bundle = hl7v2_to_fhir(msg("ORM^O01", PID, "ORC|CA|S2^EHR|||CA", rqd), strict=True)
+    assert of_type(bundle, "SupplyRequest")[0]["status"] == "cancelled"
