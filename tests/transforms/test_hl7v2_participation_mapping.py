@@ -84,3 +84,12 @@ def test_pl_universal_id_type_decides_the_location_identifier() -> None:
     idents = sorted((loc["identifier"][0].get("value"), loc["identifier"][0].get("system", ""))
                     for loc in _all(bundle, "Location") if loc["name"] == "W1")
     assert idents == [("9.8", ""), ("urn:oid:9.8", "urn:ietf:rfc:3986")]
+
+
+def test_prt_before_txa_authors_the_document() -> None:
+    bundle = _bundle(PID, "ORC|RE|PLC-3|FIL-3", "OBR|1|PLC-3|FIL-3|11488-4^Consult note^LN",
+                     "PRT||AD||AD||||Doc Org||DEV-8^NSX",
+                     "TXA|1|CN|TX|20240101||||||||DOC-77|||||AU", kind="ORU^R01^ORU_R01")
+    documents = _all(bundle, "DocumentReference")
+    kinds = sorted(_by_url(bundle, a["reference"])["resourceType"] for a in documents[0].get("author", []))
+    assert {"Device", "Organization"} <= set(kinds)

@@ -69,7 +69,9 @@ def participation(ctx: Ctx, seg: Segment) -> None:
         return
     role = _participant_role(ctx, seg, person)
     if role is not None:
-        if target is not None and target is not ctx.last:
+        if target is not None and target.get("_pending") and target["resourceType"] == "DocumentReference":
+            target.setdefault("author", []).append({"reference": role})
+        elif target is not None and target is not ctx.last:
             _attach_order(target, role, ctx.leaf(seg, 4) == "OP")
         else:
             _attach_participant(ctx, role, ctx.leaf(seg, 4) == "OP")
@@ -89,29 +91,41 @@ _ORDER_KINDS = ("ServiceRequest", "MedicationRequest")
 def _target(ctx: Ctx, seg: Segment) -> dict | None:
     """The resource the PRT belongs to: a PRT right after ORC waits for the order that ORC starts
     (``finish_participants`` hands it over)."""
-    if _follows_orc(ctx, seg):
-        holder: dict = {"resourceType": "ServiceRequest", "_pending": True}
+    previous, following = _neighbours(ctx, seg)
+    if previous == "ORC" or following == "TXA":  # ORU / OUL ORDER_DOCUMENT: OBX, PRT, then the TXA
+        kind = "DocumentReference" if following == "TXA" else "ServiceRequest"
+        holder: dict = {"resourceType": kind, "_pending": True}
         ctx.pending_participants.append((holder, len(ctx.bundle.entries), ctx.group.get("orc")))
         return holder
     return ctx.last
 
 
-def _follows_orc(ctx: Ctx, seg: Segment) -> bool:
-    """True when the nearest segment before ``seg`` other than PRT / NTE is an ORC."""
-    previous = None
+def _neighbours(ctx: Ctx, seg: Segment) -> tuple[str, str]:
+    """The names of the nearest segments before and after ``seg`` other than PRT / NTE."""
+    previous, found = "", False
     for s in ctx.msg:
         if s is seg:
-            return previous is not None and previous.name == "ORC"
-        if s.name not in ("PRT", "NTE"):
-            previous = s
-    return False
+            found = True
+        elif s.name not in ("PRT", "NTE"):
+            if found:
+                return previous, s.name
+            previous = s.name
+    return previous, ""
 
 
 def finish_participants(ctx: Ctx) -> None:
-    """Hand the PRTs that followed an ORC to the order that ORC started: the first ServiceRequest /
-    MedicationRequest added after them whose identifiers carry the ORC's placer or filler number."""
+    """Hand the PRTs that followed an ORC to the order that ORC started (the first ServiceRequest /
+    MedicationRequest added after them whose identifiers carry the ORC's placer or filler number), and
+    those before a TXA to its DocumentReference (authors)."""
     entries = ctx.bundle.entries
     for holder, mark, orc in ctx.pending_participants:
+        if holder["resourceType"] == "DocumentReference":
+            document = next((e["resource"] for e in entries[mark:] if e["resource"]["resourceType"] == "DocumentReference"),
+                            None)
+            for entry in holder.get("author", []) if document is not None else []:
+                if entry not in document.setdefault("author", []):
+                    document["author"].append(entry)
+            continue
         numbers = {ctx.leaf(orc, n) for n in (2, 3) if orc is not None and ctx.leaf(orc, n)}
         order = next((e["resource"] for e in entries[mark:] if e["resource"]["resourceType"] in _ORDER_KINDS
                       and (not numbers or numbers & {i.get("value") for i in e["resource"].get("identifier", [])})),
