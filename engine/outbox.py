@@ -56,6 +56,22 @@ _CLAIM_READY = {
 }
 
 
+_PEEK_READY = FastStatement(text(
+    "SELECT id, queue, body, headers, delivery_count FROM outbox WHERE available_at <= :now "
+    "AND queue NOT LIKE :dlq ORDER BY id LIMIT :lim"))
+
+
+def peek_ready(connection: Connection, *, limit: int) -> list[OutboxRow]:
+    """Ready rows of every queue but the dead-letter ones, oldest first, without a lease: for a
+    relay that is the only consumer of its store's outbox (SQLite: one engine process owns the
+    store) and runs one batch at a time, so nothing it reads is still in flight.  A row stays until
+    ``remove`` after its publish is confirmed; after a crash it is read and published again."""
+    cursor = _PEEK_READY.execute(connection, {"now": time.time(), "dlq": "%.dlq", "lim": limit})
+    rows = cursor.fetchall()
+    cursor.close()  # outside a transaction an unfinished statement would hold its snapshot
+    return [OutboxRow(r[0], r[1], bytes(r[2]), orjson.loads(r[3]), r[4]) for r in rows]
+
+
 def claim(connection: Connection, *, queues: list[str] | None, limit: int, lease_secs: float,
           exclude_dead_letters: bool = True) -> list[OutboxRow]:
     """Lease up to ``limit`` ready rows (of ``queues``, or of every queue), oldest first."""

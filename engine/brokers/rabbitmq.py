@@ -166,9 +166,17 @@ class RabbitMQBroker:
                 await asyncio.sleep(1.0)
 
     async def _relay_batch(self) -> None:
-        """Publish one leased batch of outbox rows; remove the confirmed ones, release the rest."""
-        rows = await self.store.write(lambda c: outbox.claim(c, queues=None, limit=self.relay_batch,
-                                                             lease_secs=self.lease_secs))
+        """Publish one batch of ready outbox rows; remove the confirmed ones.
+
+        SQLite (one engine process owns the store, and this relay is its only reader of the
+        outbox): the batch is read, not leased -- a lease would cost a commit (an fsync) per batch.
+        PostgreSQL (several engines may share it): rows are leased, and unconfirmed ones released."""
+        leased = not self.store.is_sqlite
+        if leased:
+            rows = await self.store.write(lambda c: outbox.claim(c, queues=None, limit=self.relay_batch,
+                                                                 lease_secs=self.lease_secs))
+        else:
+            rows = await self.store.read(lambda c: outbox.peek_ready(c, limit=self.relay_batch), single=True)
         if not rows:
             await self._idle()
             return
@@ -180,7 +188,10 @@ class RabbitMQBroker:
         results = await asyncio.gather(*futures, return_exceptions=True)
         done = [row.id for row, result in zip(rows, results) if result is None]
         failed = [row.id for row in rows if row.id not in set(done)]
-        await self.store.write(lambda c: (outbox.remove(c, done), outbox.release(c, failed, delay_secs=0)))
+        if leased:
+            await self.store.write(lambda c: (outbox.remove(c, done), outbox.release(c, failed, delay_secs=0)))
+        elif done:
+            await self.store.write(lambda c: outbox.remove(c, done))
         if failed:
             await asyncio.sleep(0.2)
 
