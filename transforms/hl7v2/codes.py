@@ -31,6 +31,7 @@ _SYSTEMS = {
     "DCM": "http://dicom.nema.org/resources/ontology/DCM", "NCI": "http://ncimeta.nci.nih.gov",
     "UML": "http://www.nlm.nih.gov/research/umls", "HL7CVX": "http://hl7.org/fhir/sid/cvx",
     "PHINQUESTION": "urn:oid:2.16.840.1.114222.4.5.232", "NCPDP": "urn:oid:2.16.840.1.113883.6.68",
+    "ICDO": THO + "icd-o",  # ICD for Oncology, OID 2.16.840.1.113883.6.43 (THO, retired but still the URI)
 }
 
 

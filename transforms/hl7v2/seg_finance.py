@@ -385,9 +385,9 @@ def finish_charges(ctx: Ctx) -> None:
     by_type: dict[str, list[str]] = {}
     for entry in ctx.bundle.entries:
         kind = entry["resource"]["resourceType"]
-        if kind in ("ServiceRequest", "Condition", "Observation"):
+        if kind in ("ServiceRequest", "MedicationRequest", "Condition", "Observation"):
             by_type.setdefault(kind, []).append(entry["fullUrl"])
-    support = by_type.get("ServiceRequest", []) + by_type.get("Condition", [])
+    support = by_type.get("ServiceRequest", []) + by_type.get("MedicationRequest", []) + by_type.get("Condition", [])
     _billed_accounts(ctx)
     for res in charges:
         have = {r["reference"] for r in res.get("supportingInformation", []) + res.get("service", [])}
