@@ -114,6 +114,18 @@ DIFFERENCES: tuple[Difference, ...] = (
                "SPM[Specimen] SPM-2: EIP[Identifier-PlacerAssignedIdentifier] typed PGN"),
     Difference("Specimen", ("identifier.type", "code", V2_0203, "FILL"), ("identifier.type", "code", V2_0203, "FGN"),
                "SPM[Specimen] SPM-2: EIP[Identifier-FillerAssignedIdentifier] typed FGN"),
+    # documents and specimens --------------------------------------------------------------------
+    Difference("DocumentReference", ("author.reference", "ref", "PractitionerRole"),
+               ("author.reference", "ref", "Practitioner"), "TXA[DocumentReference] TXA-9: author(Practitioner)"),
+    Difference("DocumentReference", ("authenticator.reference", "ref", "PractitionerRole"),
+               ("authenticator.reference", "ref", "Practitioner"),
+               "TXA[DocumentReference] TXA-10: authenticator(Practitioner)"),
+    Difference("Specimen", ("collection.collector.reference", "ref", "PractitionerRole"),
+               ("collection.collector.reference", "ref", "Practitioner"),
+               "OBR[Specimen] OBR-10: collection.collector(Practitioner)"),
+    Difference("ServiceRequest", ("reasonReference.reference", "ref", "DocumentReference"), None,
+               "Message map MDM_T02 row 27: the document points at the order (context.related), not the "
+               "order at the document", ("MDM_T02",)),
     # practitioners ------------------------------------------------------------------------------
     Difference("PractitionerRole", ("code", "code", V2_0443, "RO"),
                ("code", "code", "http://terminology.hl7.org/CodeSystem/practitioner-role", "responsibleObserver"),
