@@ -22,7 +22,7 @@ from hl7bridge.transforms.fhir.compare import Pair
 __all__ = ["DIFFERENCES", "Difference", "excuser"]
 
 Pattern = tuple  # a fact without its resource type: (path, kind, *value); None matches anything there,
-# a callable matches the values it returns True for, SAME (in ``ours``) the missed fact's own value there
+# a callable matches the values it returns True for, SAME (in ``ours``) the missed fact's value (its last item)
 
 
 class _Same:
@@ -126,6 +126,12 @@ DIFFERENCES: tuple[Difference, ...] = (
     Difference("ServiceRequest", ("reasonReference.reference", "ref", "DocumentReference"), None,
                "Message map MDM_T02 row 27: the document points at the order (context.related), not the "
                "order at the document", ("MDM_T02",)),
+    Difference("Location", ("identifier.value", "str", None), ("type", "code", None, SAME),
+               "DLD[Location-Discharge] DLD.1 (PV1-37): the discharge location's type, not an identifier"),
+    Difference("Location", ("physicalType", "code", LPT, "si"), ("type", "code", None, None),
+               "DLD[Location-Discharge] DLD.1 (PV1-37): a typed Location, no physicalType"),
+    Difference("Location", ("managingOrganization.reference", "ref", "Organization"), None,
+               "PRT[PractitionerRole] PRT-8: the organisation of the PractitionerRole, not the Location's manager"),
     # practitioners ------------------------------------------------------------------------------
     Difference("PractitionerRole", ("code", "code", V2_0443, "RO"),
                ("code", "code", "http://terminology.hl7.org/CodeSystem/practitioner-role", "responsibleObserver"),
@@ -135,6 +141,8 @@ DIFFERENCES: tuple[Difference, ...] = (
     Difference("Practitioner", ("identifier.system", "str", "urn:oid:2.16.840.1.113883.4.6"),
                ("identifier.system", "str", "http://hl7.org/fhir/sid/us-npi"),
                "US Core Practitioner identifier:NPI slice (system http://hl7.org/fhir/sid/us-npi)"),
+    Difference("PractitionerRole", ("code", "code", V2_0443, None), ("code", "code", V2_0912, SAME),
+               "PRT[PractitionerRole] PRT-4 (and OBX, ORC roles): Participation (table 0912), not table 0443"),
     # whole resources the IG's message maps do not create ------------------------------------------
     Difference("DiagnosticReport", None, None,
                "Message maps ORM_O01 and OML_O21: OBR -> ServiceRequest (and Specimen), no DiagnosticReport",
@@ -151,7 +159,7 @@ def _matches(pattern: Pattern, fact: tuple, missed: tuple | None = None) -> bool
         if p is None:
             continue
         if p is SAME:
-            if missed is None or i >= len(missed) or f != missed[i]:
+            if missed is None or f != missed[-1]:
                 return False
         elif callable(p):
             if not p(f):
