@@ -276,3 +276,12 @@ def test_in1_payor_phone_and_contact_person() -> None:
                  if o.get("name") == "Example Payer")
     assert payor["telecom"][0]["value"] == "(555)010-1111"
     assert payor["contact"][0]["name"]["family"] == "Contact"
+
+
+def test_coverage_is_never_upserted_by_the_shared_plan_id() -> None:
+    with_insured_id = seg("IN1", {1: "1", 2: "PLAN-A", 3: "PAYER-1", 4: "Example Payer", 49: "SUB-5^^^&2.16.9.8&ISO"})
+    plan_only = seg("IN1", {1: "1", 2: "PLAN-A", 3: "PAYER-1", 4: "Example Payer"})
+    for in1, expected in ((with_insured_id, "Coverage?identifier=urn:oid:2.16.9.8|SUB-5"), (plan_only, "Coverage/")):
+        bundle = hl7v2_to_fhir(msg("ADT^A04", PID, PV1, in1), strict=True)
+        entry = next(e for e in bundle["entry"] if e["resource"]["resourceType"] == "Coverage")
+        assert entry["request"]["method"] == "PUT" and entry["request"]["url"].startswith(expected)

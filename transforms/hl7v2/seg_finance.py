@@ -39,9 +39,15 @@ def coverage(ctx: Ctx, seg: Segment) -> None:
                        "type": {"coding": [{"system": _ID_TYPE, "code": "PLN", "display": "Policy number"}]}})
     if subscriber_id or policy:  # IG IN1-49 -> subscriberId
         res["subscriberId"] = subscriber_id or policy
+    insured_id = ctx.identifier(ctx.first(seg, 49)) if subscriber_id else None
+    if insured_id:  # IN1-49 insured's id (CX): the subscriber number unless CX-5 says otherwise
+        insured_id.setdefault("type", {"coding": [{"system": V2 + "0203", "code": "SN"}]})
+        idents.append(insured_id)
+    idents += _programme_ids(ctx, _following(ctx, seg, "IN2"))
+    # The upsert key is a number of this insured's; a plan id is shared by every member of the plan.
+    ident = idents[0] if idents else None
     if plan.c(1):  # IG: IN1-2 (plan id, CWE) -> identifier
         idents.append({"system": system_uri(plan.c(3)) or ctx.sender_system + ":plan", "value": plan.c(1)})
-    idents += _programme_ids(ctx, _following(ctx, seg, "IN2"))
     if idents:
         res["identifier"] = idents
     plan_type = _plan_type(ctx, ctx.first(seg, 15))
@@ -79,7 +85,6 @@ def coverage(ctx: Ctx, seg: Segment) -> None:
     cost = _deductible(ctx, seg)
     if cost:
         res["costToBeneficiary"] = [cost]
-    ident = idents[0] if idents else None
     ref = ctx.bundle.add(res, f"Coverage|{ctx.patient_key}|{payor_key}|{policy or subscriber_id}|{plan.c(1)}", ident)
     account = _account(ctx)
     if account is not None:  # the visit's account is billed to this coverage (IN1-22: its priority)
