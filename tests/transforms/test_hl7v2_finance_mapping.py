@@ -5,6 +5,9 @@ Synthetic messages only; each test builds the few fields it needs.
 
 from __future__ import annotations
 
+import pytest
+
+from hl7bridge.engine.errors import ParseError
 from hl7bridge.transforms.hl7v2_to_fhir import hl7v2_to_fhir
 
 PID = "PID|1||P-100^^^HOSP&1.2.3&ISO^MR||Testperson^Alex||19800101|F||||||||||ACC-1^^^HOSP&1.2.3&ISO^AN"
@@ -285,3 +288,17 @@ def test_coverage_is_never_upserted_by_the_shared_plan_id() -> None:
         bundle = hl7v2_to_fhir(msg("ADT^A04", PID, PV1, in1), strict=True)
         entry = next(e for e in bundle["entry"] if e["resource"]["resourceType"] == "Coverage")
         assert entry["request"]["method"] == "PUT" and entry["request"]["url"].startswith(expected)
+
+
+def test_appointment_named_only_by_its_order_is_still_mapped() -> None:
+    sch = seg("SCH", {26: "ORD-9^APP", 27: "ORD-9F^APP", 25: "Booked"})
+    bundle = hl7v2_to_fhir(msg("SIU^S12", sch, PID, PV1), strict=True)
+    appt = of_type(bundle, "Appointment")[0]
+    assert "identifier" not in appt
+    assert appt["basedOn"] == [{"reference": url_of(bundle, of_type(bundle, "ServiceRequest")[0])}]
+
+
+def test_appointment_with_no_id_at_all_is_refused_with_a_location() -> None:
+    with pytest.raises(ParseError) as caught:
+        hl7v2_to_fhir(msg("SIU^S12", seg("SCH", {25: "Booked"}), PID, PV1))
+    assert caught.value.location == "SCH-1"

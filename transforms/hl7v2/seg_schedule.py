@@ -30,10 +30,13 @@ def appointment(ctx: Ctx, seg: Segment) -> None:
         if ident:
             ident["type"] = {"coding": [{"system": _V2_0203, "code": code, "display": label}]}
             idents.append(ident)
-    if not idents:
+    orders = [ctx.leaf(seg, 26), ctx.leaf(seg, 27)]
+    if not idents and not (any(orders) and ctx.patient):
         raise ParseError("SCH has neither a placer (SCH-1) nor a filler (SCH-2) appointment id",
                          location="SCH-1", hl7_code=101)
-    res: dict = {"resourceType": "Appointment", "identifier": idents}
+    res: dict = {"resourceType": "Appointment"}
+    if idents:
+        res["identifier"] = idents
     status = lookup("FillerStatusCodes[Appointment]", ctx.leaf(seg, 25))
     res["status"] = status[0] if status else _EVENT_STATUS.get(ctx.event, "booked")
     reason = cwe(ctx.first(seg, 7), ctx.enc)
@@ -59,8 +62,11 @@ def appointment(ctx: Ctx, seg: Segment) -> None:
     contacts = _contact_roles(ctx, seg)
     if contacts:
         res["supportingInformation"] = [{"reference": r} for r in contacts]
-    ident = idents[-1]
-    ctx.bundle.add(res, f"Appointment|{ident.get('system', '')}|{ident['value']}", ident)
+    ident = idents[-1] if idents else None
+    if ident:
+        ctx.bundle.add(res, f"Appointment|{ident.get('system', '')}|{ident['value']}", ident)
+    else:  # only the order it fulfils (SCH-26 / SCH-27) names it: keyed by the patient and that order
+        ctx.bundle.add(res, f"Appointment|{ctx.patient_key}|order|{orders[0]}|{orders[1]}")
     ctx.group = {"appointment": res}
     _order(ctx, seg, res)
     ctx.last = res
