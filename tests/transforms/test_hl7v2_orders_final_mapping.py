@@ -106,3 +106,30 @@ def test_cancelled_rqd_is_a_cancelled_supply_request() -> None:
     rqd = seg("RQD", {1: "1", 2: "100^Widget^L", 5: "1"})
     bundle = hl7v2_to_fhir(msg("ORM^O01", PID, "ORC|CA|S2^EHR|||CA", rqd), strict=True)
     assert of_type(bundle, "SupplyRequest")[0]["status"] == "cancelled"
+
+
+def test_a_second_service_under_the_same_order_numbers_is_its_own_request() -> None:
+    orc = seg("ORC", {1: "NW", 2: "P9^EHR"})
+    first = "OBR|1|P9^EHR|F9-B^LAB|1320^Test one^L"
+    second = "OBR|2|P9^EHR|F9-B^LAB|1680^Test two^L"
+    bundle = hl7v2_to_fhir(msg("OML^O21", PID, orc, first, second), strict=True)
+    requests = of_type(bundle, "ServiceRequest")
+    assert [r["code"]["coding"][0]["code"] for r in requests] == ["1320", "1680"]
+    fillers = {i["value"] for r in requests for i in r["identifier"] if i["type"]["coding"][0]["code"] == "FILL"}
+    assert fillers == {"F9-B"}
+    urls = [e["request"]["url"] for e in bundle["entry"] if e["resource"]["resourceType"] == "ServiceRequest"]
+    assert len(set(urls)) == 2 and urls[0].startswith("ServiceRequest?identifier=")
+
+
+def test_clip_authority_with_an_oid_and_cti_identifier_type() -> None:
+    spm = seg("SPM", {1: "1", 4: "BLD^Blood^HL70487", 32: "SHIP-1^Ship^1.2.3.4^CLIP"})
+    cti = "CTI|STUDY-1^Study^1.2.3.5^CLIP|1^Phase one^HL70396"
+    bundle = hl7v2_to_fhir(msg("OML^O21", PID, "ORC|NW|P8^EHR", "OBR|1|P8^EHR||2345-7^Glucose^LN", spm, cti),
+                           strict=True)
+    specimen = next(s for s in of_type(bundle, "Specimen") if "identifier" in s)
+    assert {"system": "urn:oid:1.2.3.4", "value": "SHIP-1"}.items() <= specimen["identifier"][0].items()
+    study = of_type(bundle, "ResearchStudy")[0]
+    assert study["identifier"][0]["system"] == "urn:oid:1.2.3.5"
+    assert study["identifier"][0]["type"]["coding"][0] == {"system": V2 + "0301", "code": "CLIP"}
+    request = of_type(bundle, "ServiceRequest")[0]
+    assert any(resolve(bundle, r)["resourceType"] == "ResearchStudy" for r in request["supportingInfo"])

@@ -106,7 +106,8 @@ def hd_system(f: Comps, first: int, default: str = "") -> str:
 def authority_system(namespace: str, universal: str, kind: str) -> str:
     """System URI for an assigning authority: OID / UUID / URI when given, else a local URN."""
     if universal:
-        if kind == "ISO" or (not kind and universal.replace(".", "").isdigit() and "." in universal):
+        # CLIP (table 0301) names the authority's own id type; a dotted-decimal id there is still an OID
+        if kind == "ISO" or (kind in ("", "CLIP") and universal.replace(".", "").isdigit() and "." in universal):
             return "urn:oid:" + universal
         if kind in ("UUID", "GUID"):  # HL7 table 0301 has both for an RFC 4122 id
             return "urn:uuid:" + universal

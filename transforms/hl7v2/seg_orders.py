@@ -36,7 +36,10 @@ def orc(ctx: Ctx, seg: Segment) -> None:
 
 
 def order_identifiers(ctx: Ctx, orc_seg: Segment | None, detail: Segment | None) -> list[dict]:
-    """Placer (ORC-2 / OBR-2) and filler (ORC-3 / OBR-3) order numbers as typed Identifiers."""
+    """Placer (ORC-2 / OBR-2) and filler (ORC-3 / OBR-3) order numbers as typed Identifiers.
+
+    IG ORC[ServiceRequest] rows 9 / 12 take ORC-2 / ORC-3 only when OBR-2 / OBR-3 are empty; we keep
+    the ORC's numbers first, which the FHIR-to-v2 round trip writes back into ORC-2 / ORC-3."""
     out = []
     for n, code in ((2, "PLAC"), (3, "FILL")):
         text = (ctx.first(orc_seg, n) if orc_seg else "") or (ctx.first(detail, n) if detail and detail.name == "OBR" else "")
@@ -140,10 +143,21 @@ def _service_request(ctx: Ctx, orc_seg: Segment | None, seg: Segment, code: dict
         res["reasonCode"] = reasons
     _order_details(ctx, orc_seg, seg, res)
     group = res.get("requisition", {}).get("value", "")
-    key, ident = _key(ctx, "ServiceRequest", idents,
-                      f"{code.get('coding', [{}])[0].get('code', '')}|{authored or requested}|{group}|{ctx.leaf(seg, 1)}")
+    code_text = code.get("coding", [{}])[0].get("code", "") or code.get("text", "")
+    key, ident = _key(ctx, "ServiceRequest", idents, f"{code_text}|{authored or requested}|{group}|{ctx.leaf(seg, 1)}")
+    if ident is not None and ctx.msg.message_type not in _RESULT_MESSAGES and _other_service(ctx, key, code):
+        # a second OBR under the same order numbers orders another service: its own request, keyed by
+        # the numbers and the service (one conditional update per identifier in a transaction)
+        key, ident = f"{key}|{code_text}|{ctx.leaf(seg, 1)}", None
     ctx.group["sr_key"] = key
     return ctx.bundle.add(res, key, ident), res
+
+
+def _other_service(ctx: Ctx, key: str, code: dict) -> bool:
+    """True when ``key`` already holds a ServiceRequest for a different service code."""
+    url = ctx.bundle.ref(key)
+    found = next((e["resource"] for e in ctx.bundle.entries if e["fullUrl"] == url), None) if url else None
+    return isinstance(found, dict) and found.get("code") != code
 
 
 def _order_details(ctx: Ctx, orc_seg: Segment | None, seg: Segment, res: dict) -> None:

@@ -8,7 +8,7 @@ from the order's supportingInformation (MedicationRequest) / supportingInfo (Ser
 from __future__ import annotations
 
 from hl7bridge.transforms.hl7v2.context import Ctx
-from hl7bridge.transforms.hl7v2.datatypes import cwe, ei
+from hl7bridge.transforms.hl7v2.datatypes import Comps, cwe, ei
 from hl7bridge.transforms.hl7v2.message import Segment
 
 __all__ = ["trial", "billing"]
@@ -19,6 +19,9 @@ def trial(ctx: Ctx, seg: Segment) -> None:
     ident = ei(ctx.first(seg, 1), ctx.enc, ctx.sender_system)
     if ident is None:
         return
+    kind = Comps(ctx.first(seg, 1), ctx.enc).c(4)
+    if kind:  # EI.4 universal id type (table 0301), as EI[Identifier-System] row 4 types it
+        ident["type"] = {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v2-0301", "code": kind}]}
     # an order placed under a trial names a running study
     study: dict = {"resourceType": "ResearchStudy", "identifier": [ident], "status": "active"}
     phase = cwe(ctx.first(seg, 2), ctx.enc)
