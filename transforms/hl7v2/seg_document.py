@@ -58,7 +58,10 @@ def document(ctx: Ctx, seg: Segment) -> None:
     activity = dtm(ctx.leaf(seg, 4), ctx.tz, "TXA-4")
     if activity:
         context["period"] = {"start": activity}
-    related = _related_orders(ctx)
+    # TXA-5 primary activity provider: no IG row; the person whose activity the document records is a
+    # resource the document relates to (FHIR R4 context.related is Reference(Any))
+    providers = [r for r in (ctx.practitioner(x) for x in ctx.reps(seg, 5)) if r]
+    related = _related_orders(ctx) + list(dict.fromkeys(providers))
     if related:
         context["related"] = [{"reference": r} for r in related]
     if context:

@@ -39,8 +39,11 @@ def report_details(ctx: Ctx, seg: Segment, enclosing: str | None = None) -> None
         report.setdefault("identifier", []).extend(_group_numbers(ctx, ctx.first(orc_seg, 4)))
         if not report["identifier"]:
             del report["identifier"]
+    interpreter = _ndl_practitioner_role(ctx, ctx.first(seg, 32), "OBR-32") if ctx.first(seg, 32) else None
+    if interpreter:  # IG OBR[DiagnosticReport] row 40: resultsInterpreter(PractitionerRole), NDL[PractitionerRole]
+        report["resultsInterpreter"] = [{"reference": interpreter}]
     performers = [r for n, code in ((34, "SPRF"), (35, "TRANS"))
-                  for r in (_ndl_role(ctx, text, code) for text in ctx.reps(seg, n)) if r]
+                  for r in (_ndl_role(ctx, text, code, f"OBR-{n}") for text in ctx.reps(seg, n)) if r]
     if performers:
         report["performer"] = performers
     specimen = _obr_specimen(ctx, seg)
@@ -70,9 +73,24 @@ def _group_numbers(ctx: Ctx, text: str) -> list[dict]:
     return out
 
 
-def _ndl_role(ctx: Ctx, text: str, function: str) -> dict | None:
-    """NDL -> performer entry: a PractitionerRole (NDL.1 CNN practitioner, NDL.2 / .3 period) with the
+_FUNCTION_ROLE = {"SPRF": "TN", "TRANS": "TR"}  # v3 ParticipationType -> table 0443 role (technician, transcriptionist)
+
+
+def _ndl_role(ctx: Ctx, text: str, function: str, field: str) -> dict | None:
+    """NDL -> performer entry: the PractitionerRole (role code from table 0443) with the
     event-performerFunction extension (v3 ParticipationType ``SPRF`` technician, ``TRANS`` transcriptionist)."""
+    ref = _ndl_practitioner_role(ctx, text, field, _FUNCTION_ROLE.get(function, ""))
+    if ref is None:
+        return None
+    function_code = {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v3-ParticipationType",
+                                 "code": function}]}
+    return {"reference": ref, "extension": [{"url": _PERFORMER_FUNCTION, "valueCodeableConcept": function_code}]}
+
+
+def _ndl_practitioner_role(ctx: Ctx, text: str, field: str, role: str = "") -> str | None:
+    """IG NDL[PractitionerRole]: NDL.1 (CNN in subcomponents) the practitioner, NDL.2 / .3 the period,
+    NDL.4..11 (point of care, room, bed, facility, status, type, building, floor: PL.1..8) the location
+    hierarchy; ``role`` a table 0443 code (the IG leaves PractitionerRole.code open)."""
     f = Comps(text, ctx.enc)
     subs = f.subs(1) + [""] * 11
     xcn = ctx.enc.component.join(subs[:8] + [ctx.enc.subcomponent.join(subs[8:11])])
@@ -81,15 +99,17 @@ def _ndl_role(ctx: Ctx, text: str, function: str) -> dict | None:
         return None
     res: dict = profiled({"resourceType": "PractitionerRole", "practitioner": {"reference": person}},
                          "us-core-practitionerrole")
-    start, end = dtm(f.c(2), ctx.tz, "OBR-34"), dtm(f.c(3), ctx.tz, "OBR-34")
+    if role:
+        res["code"] = [{"coding": [{"system": THO + "v2-0443", "code": role}]}]
+    start, end = dtm(f.c(2), ctx.tz, field), dtm(f.c(3), ctx.tz, field)
     period = {k: v for k, v in (("start", start), ("end", end)) if v}
     if period:
         res["period"] = period
-    key = f"PractitionerRole|{ctx.bundle.key_of(person)}|{start}|{end}"
-    ref = ctx.bundle.add(res, key)
-    function_code = {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v3-ParticipationType",
-                                 "code": function}]}
-    return {"reference": ref, "extension": [{"url": _PERFORMER_FUNCTION, "valueCodeableConcept": function_code}]}
+    place = ctx.location(ctx.enc.component.join(f.parts[3:11])) if any(p for p in f.parts[3:11]) else None
+    if place:
+        res["location"] = [{"reference": place}]
+    place_key = ctx.bundle.key_of(place) if place else ""
+    return ctx.bundle.add(res, f"PractitionerRole|{ctx.bundle.key_of(person)}|{start}|{end}|{role}|{place_key}")
 
 
 def _obr_specimen(ctx: Ctx, seg: Segment) -> str | None:
