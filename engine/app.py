@@ -171,6 +171,8 @@ class Engine:
         counts = await self.store.read(ledger.count_by_status)
         lines = ["# TYPE hl7bridge_messages gauge"]
         lines += [f'hl7bridge_messages{{status="{s}"}} {n}' for s, n in sorted(counts.items())]
+        lines += ["# TYPE hl7bridge_store_commits_total counter", f"hl7bridge_store_commits_total {self.store.commits}",
+                  "# TYPE hl7bridge_store_writes_total counter", f"hl7bridge_store_writes_total {self.store.writes}"]
         for channel, intake in self.intakes.items():
             for key, value in asdict(intake.stats).items():
                 lines.append(f'hl7bridge_intake_{key}_total{{channel="{channel}"}} {value}')

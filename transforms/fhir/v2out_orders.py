@@ -119,7 +119,8 @@ def _report_fields(obr: SegmentOut, dr: Found) -> None:
     obr[22] = dtm(res.get("issued"), dr.loc + ".issued")
     obr[24] = _section(res.get("category") or [])
     obr[25] = _RESULT_STATUS.get(res.get("status") or "", "")
-    if not obr[25]:
+    # "unknown" is what an empty OBR-25 became on the way in: it goes back out empty, not invented
+    if not obr[25] and res.get("status") != "unknown":
         raise TransformError("DiagnosticReport.status has no HL7 table 0123 equivalent",
                              location=dr.loc + ".status")
 

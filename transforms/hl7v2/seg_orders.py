@@ -385,7 +385,9 @@ def _report(ctx: Ctx, seg: Segment, code: dict, idents: list[dict], sr_ref: str)
         res["identifier"] = [dict(i) for i in idents]
     res["basedOn"] = [{"reference": sr_ref}]
     status = lookup("ResultStatus[Non-Queries]", ctx.leaf(seg, 25))
-    res["status"] = status[0] if status else ("final" if not ctx.leaf(seg, 25) else "unknown")
+    # OBR-25 is required; an empty one is the sender's error (IG OBR[DiagnosticReport] row 33), and
+    # claiming "final" for it would tell downstream services the results were verified.
+    res["status"] = status[0] if status else "unknown"
     section = ctx.leaf(seg, 24)
     note = _NOTE_CATEGORY.get(section)
     if note:
