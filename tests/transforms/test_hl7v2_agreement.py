@@ -38,21 +38,22 @@ def _pairs() -> list[tuple[Path, Path]]:
     return pairs
 
 
-# Per message type, a little (about one point) below the share measured when last raised, so a
-# regression fails here; docs/hl7v2-to-fhir.md gives the measured values and why some stay low.
+# The IG share per message type (Microsoft's facts, less those the IG decides otherwise), about one
+# point below the value measured when last raised, so a regression fails here; docs/hl7v2-to-fhir.md
+# gives the measured values and why four of the issue's types stay below 90 %.
 FLOORS: dict[str, float] = {
-    "ADT_A01": 0.74, "ADT_A02": 0.84, "ADT_A03": 0.74, "ADT_A04": 0.70, "ADT_A05": 0.79, "ADT_A06": 0.75,
-    "ADT_A07": 0.73, "ADT_A08": 0.74, "ADT_A09": 0.89, "ADT_A10": 0.89, "ADT_A11": 0.90, "ADT_A13": 0.75,
-    "ADT_A14": 0.79, "ADT_A15": 0.90, "ADT_A16": 0.79, "ADT_A25": 0.90, "ADT_A26": 0.90, "ADT_A27": 0.90,
-    "ADT_A28": 0.78, "ADT_A29": 0.90, "ADT_A31": 0.78, "ADT_A40": 0.65, "ADT_A41": 0.79, "ADT_A45": 0.95,
-    "ADT_A47": 0.65, "ADT_A60": 0.79, "BAR_P01": 0.74, "BAR_P02": 0.79, "BAR_P12": 0.85, "DFT_P03": 0.69,
-    "DFT_P11": 0.65, "MDM_T01": 0.69, "MDM_T02": 0.40, "MDM_T05": 0.68, "MDM_T06": 0.62, "MDM_T09": 0.68,
-    "MDM_T10": 0.62, "OMG_O19": 0.60, "OML_O21": 0.62, "ORM_O01": 0.70, "ORU_R01": 0.77, "OUL_R22": 0.48,
-    "OUL_R23": 0.60, "OUL_R24": 0.62, "RDE_O11": 0.58, "RDE_O25": 0.57, "RDS_O13": 0.58, "REF_I12": 0.53,
-    "REF_I14": 0.53, "SIU_S12": 0.68, "SIU_S13": 0.64, "SIU_S14": 0.64, "SIU_S15": 0.63, "SIU_S16": 0.63,
-    "SIU_S17": 0.63, "SIU_S26": 0.63, "VXU_V04": 0.74
+    "ADT_A01": 0.91, "ADT_A02": 0.98, "ADT_A03": 0.95, "ADT_A04": 0.88, "ADT_A05": 0.95, "ADT_A06": 0.93,
+    "ADT_A07": 0.93, "ADT_A08": 0.95, "ADT_A09": 0.96, "ADT_A10": 0.96, "ADT_A11": 0.98, "ADT_A13": 0.95,
+    "ADT_A14": 0.95, "ADT_A15": 0.97, "ADT_A16": 0.95, "ADT_A25": 0.98, "ADT_A26": 0.97, "ADT_A27": 0.98,
+    "ADT_A28": 0.95, "ADT_A29": 0.97, "ADT_A31": 0.95, "ADT_A40": 0.65, "ADT_A41": 0.79, "ADT_A45": 0.99,
+    "ADT_A47": 0.65, "ADT_A60": 0.83, "BAR_P01": 0.91, "BAR_P02": 0.89, "BAR_P12": 0.94, "DFT_P03": 0.87,
+    "DFT_P11": 0.83, "MDM_T01": 0.89, "MDM_T02": 0.84, "MDM_T05": 0.89, "MDM_T06": 0.82, "MDM_T09": 0.89,
+    "MDM_T10": 0.82, "OMG_O19": 0.78, "OML_O21": 0.89, "ORM_O01": 0.92, "ORU_R01": 0.91, "OUL_R22": 0.80,
+    "OUL_R23": 0.84, "OUL_R24": 0.81, "RDE_O11": 0.94, "RDE_O25": 0.92, "RDS_O13": 0.94, "REF_I12": 0.88,
+    "REF_I14": 0.87, "SIU_S12": 0.90, "SIU_S13": 0.89, "SIU_S14": 0.89, "SIU_S15": 0.89, "SIU_S16": 0.89,
+    "SIU_S17": 0.89, "SIU_S26": 0.89, "VXU_V04": 0.94
 }
-OVERALL_FLOOR = 0.71
+OVERALL_FLOOR = 0.91
 # The message types issue #4 lists (the 90 % aim applies to these; the others are measured too).
 ISSUE_TYPES = frozenset({"ADT_A01", "ADT_A02", "ADT_A03", "ADT_A04", "ADT_A05", "ADT_A06", "ADT_A07", "ADT_A08",
                          "ADT_A11", "ADT_A13", "ADT_A28", "ADT_A31", "ADT_A40", "ORU_R01", "ORM_O01", "OML_O21",
