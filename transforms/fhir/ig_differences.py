@@ -21,6 +21,9 @@ from hl7bridge.transforms.fhir.compare import Pair
 
 __all__ = ["DIFFERENCES", "Difference", "excuser"]
 
+# The events whose message structure is MDM_T02 (HL7 v2.5.1 table 0354), which the IG's MDM_T02 map covers.
+MDM_T02_STRUCTURE = ("MDM_T02", "MDM_T04", "MDM_T06", "MDM_T08", "MDM_T10")
+
 Pattern = tuple  # a fact without its resource type: (path, kind, *value); None matches anything there,
 # a callable matches the values it returns True for, SAME (in ``ours``) the missed fact's value (its last item)
 
@@ -149,7 +152,7 @@ DIFFERENCES: tuple[Difference, ...] = (
     # documents and specimens --------------------------------------------------------------------
     Difference("Specimen", ("identifier.type", "code", V2_0203, "FILL"), None,
                "OBR[Specimen] rows 4-5: OBR-2 is the accessionIdentifier, OBR-3 has no target",
-               ("ORU_R01", "OML_O21", "ORM_O01", "MDM_T02", "DFT_P03")),
+               ("ORU_R01", "OML_O21", "ORM_O01", "DFT_P03") + MDM_T02_STRUCTURE),
     Difference("Specimen", ("type", "code", "http://terminology.hl7.org/CodeSystem/v2-0487", None),
                ("type", "code", "http://snomed.info/sct", SAME),
                "SPM[Specimen] SPM-4 CWE[CodeableConcept]: a SNOMED code keeps its SNOMED system"),
@@ -163,7 +166,7 @@ DIFFERENCES: tuple[Difference, ...] = (
                "OBR[Specimen] OBR-10: collection.collector(Practitioner)"),
     Difference("ServiceRequest", ("reasonReference.reference", "ref", "DocumentReference"), None,
                "Message map MDM_T02 row 27: the document points at the order (context.related), not the "
-               "order at the document", ("MDM_T02",)),
+               "order at the document", MDM_T02_STRUCTURE),
     Difference("Location", ("identifier.value", "str", None), ("type", "code", None, SAME),
                "DLD[Location-Discharge] DLD.1 (PV1-37): the discharge location's type, not an identifier"),
     Difference("Location", ("physicalType", "code", LPT, "si"), ("type", "code", None, None),
@@ -186,7 +189,11 @@ DIFFERENCES: tuple[Difference, ...] = (
                "Message maps ORM_O01 and OML_O21: OBR -> ServiceRequest (and Specimen), no DiagnosticReport",
                ("ORM_O01", "OML_O21")),
     Difference("Observation", None, None,
-               "Message map MDM_T02: OBX -> DocumentReference content, not Observation", ("MDM_T02",)),
+               "Message map MDM_T02: OBX -> DocumentReference content, not Observation", MDM_T02_STRUCTURE),
+    Difference("Specimen", None, None,
+               "Message map MDM_T02 rows 17-26: the order's OBR makes a ServiceRequest, no Specimen", MDM_T02_STRUCTURE),
+    Difference("ServiceRequest", ("specimen.reference", "ref", "Specimen"), None,
+               "Message map MDM_T02 rows 17-26: the order's OBR makes a ServiceRequest, no Specimen", MDM_T02_STRUCTURE),
 )
 
 

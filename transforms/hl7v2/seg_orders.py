@@ -27,6 +27,9 @@ _NOTE_TYPES = frozenset(("Observation", "ServiceRequest", "Immunization", "Medic
                          "AllergyIntolerance", "Specimen", "Condition", "MedicationAdministration", "NutritionOrder"))
 _RESULT_MESSAGES = frozenset(("ORU", "OUL"))
 _REFERRAL_MESSAGES = frozenset(("REF", "RRI"))  # their OBR groups carry results, not specimen orders
+# No OBR[Specimen] there: referral OBR groups carry results; the MDM_T02 message map (COMMON_ORDER,
+# rows 17-26) makes the order's ServiceRequest only.
+_NO_OBR_SPECIMEN = _REFERRAL_MESSAGES | {"MDM"}
 _SPECIAL_HANDLING = "http://hl7.org/fhir/StructureDefinition/specimen-specialHandling"
 
 
@@ -109,7 +112,7 @@ def obr(ctx: Ctx, seg: Segment) -> None:
     ctx.last = sr
     if ctx.msg.message_type in _RESULT_MESSAGES:
         _report(ctx, seg, code, idents, sr_ref)
-    elif ctx.msg.message_type not in _REFERRAL_MESSAGES:
+    elif ctx.msg.message_type not in _NO_OBR_SPECIMEN:
         _obr_specimen(ctx, seg, sr)
 
 
