@@ -86,3 +86,20 @@ def test_txa_primary_activity_provider_is_a_related_resource_of_the_document() -
     related = [resolve(bundle, r) for r in document["context"]["related"]]
     assert [r["resourceType"] for r in related] == ["Practitioner"]
     assert related[0]["identifier"][0]["value"] == "P-11"
+
+
+def test_an_obr32_written_as_a_person_not_an_ndl_is_read_as_the_person() -> None:
+    """Senders often put an XCN in OBR-32 (id^family^given): NDL.2 is then a name, not a start time."""
+    from hl7bridge.transforms.hl7v2_to_fhir import hl7v2_to_fhir
+
+    text = ("MSH|^~\\&|LAB|FAC|EHR|FAC|20240102030405||ORU^R01|CTRL32|P|2.5.1\r"
+            "PID|1||P100^^^HOSP^MR||TESTPATIENT^ALPHA||19800101|F\r"
+            + "|".join(["OBR", "1", "ORD1", "FIL1", "1234-5^GLUCOSE^LN", "", "", "20240102"] + [""] * 17
+                       + ["F"] + [""] * 6 + ["3065^Testdoc^Ann^J"]) + "\r"
+            "OBX|1|NM|2345-7^Glucose^LN||95|mg/dL|70-99|N|||F\r")
+    bundle = hl7v2_to_fhir(text)
+    names = [r["resource"]["name"][0].get("family") for r in bundle["entry"]
+             if r["resource"]["resourceType"] == "Practitioner"]
+    assert "Testdoc" in names
+    report = next(r["resource"] for r in bundle["entry"] if r["resource"]["resourceType"] == "DiagnosticReport")
+    assert report["resultsInterpreter"]

@@ -272,3 +272,16 @@ def xtn(text: str, enc: Encoding) -> dict | None:
 
 
 from hl7bridge.transforms.hl7v2.values import ed_attachment, number, sn_value  # noqa: E402  (re-export)
+
+
+def ndl_person(text: str, enc: Encoding) -> tuple[str, bool]:
+    """The person of an NDL field (OBR-32/33/34/35) as XCN text, and whether the field is a real NDL.
+
+    NDL.1 is a CNN in subcomponents (id&family&given...), rebuilt as an XCN.  Many senders write an
+    XCN there instead (id^family^given..., as before v2.3): NDL.2 is then a name, not a start time,
+    and the whole field is the person (False: no period or location to read)."""
+    comps = Comps(text, enc)
+    if enc.subcomponent not in comps.parts[0] and comps.c(2) and not comps.c(2)[:1].isdigit():
+        return text, False
+    subs = comps.parts[0].split(enc.subcomponent) + [""] * 11
+    return enc.component.join(subs[:8] + [enc.subcomponent.join(subs[8:11])]), True

@@ -6,7 +6,7 @@ from __future__ import annotations
 from hl7bridge.transforms.fhir.profiles import absent, profiled
 from hl7bridge.transforms.hl7v2.codes import THO, lookup, system_uri
 from hl7bridge.transforms.hl7v2.context import Ctx
-from hl7bridge.transforms.hl7v2.datatypes import Comps, cwe, dtm, ei, number
+from hl7bridge.transforms.hl7v2.datatypes import Comps, cwe, dtm, ei, ndl_person, number
 from hl7bridge.transforms.hl7v2.message import Segment
 
 __all__ = ["report_details", "enclosing_specimen", "inventory"]
@@ -92,8 +92,7 @@ def _ndl_practitioner_role(ctx: Ctx, text: str, field: str, role: str = "") -> s
     NDL.4..11 (point of care, room, bed, facility, status, type, building, floor: PL.1..8) the location
     hierarchy; ``role`` a table 0443 code (the IG leaves PractitionerRole.code open)."""
     f = Comps(text, ctx.enc)
-    subs = f.subs(1) + [""] * 11
-    xcn = ctx.enc.component.join(subs[:8] + [ctx.enc.subcomponent.join(subs[8:11])])
+    xcn, is_ndl = ndl_person(text, ctx.enc)
     person = ctx.practitioner(xcn)
     if person is None:
         return None
@@ -101,6 +100,8 @@ def _ndl_practitioner_role(ctx: Ctx, text: str, field: str, role: str = "") -> s
                          "us-core-practitionerrole")
     if role:
         res["code"] = [{"coding": [{"system": THO + "v2-0443", "code": role}]}]
+    if not is_ndl:
+        return ctx.bundle.add(res, f"PractitionerRole|{ctx.bundle.key_of(person)}|||{role}|")
     start, end = dtm(f.c(2), ctx.tz, field), dtm(f.c(3), ctx.tz, field)
     period = {k: v for k, v in (("start", start), ("end", end)) if v}
     if period:

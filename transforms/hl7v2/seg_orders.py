@@ -10,7 +10,7 @@ from hl7bridge.engine.errors import ParseError
 from hl7bridge.transforms.fhir.profiles import absent, profiled
 from hl7bridge.transforms.hl7v2.codes import THO, V2, lookup
 from hl7bridge.transforms.hl7v2.context import Ctx
-from hl7bridge.transforms.hl7v2.datatypes import Comps, cwe, dtm, ei, instant, xad, xtn
+from hl7bridge.transforms.hl7v2.datatypes import Comps, cwe, dtm, ei, instant, ndl_person, xad, xtn
 from hl7bridge.transforms.hl7v2.message import Segment
 from hl7bridge.transforms.hl7v2.seg_timing import PRIORITY, apply_pending, apply_tq
 
@@ -424,14 +424,10 @@ def _report(ctx: Ctx, seg: Segment, code: dict, idents: list[dict], sr_ref: str)
 
 
 def _ndl_practitioner(ctx: Ctx, text: str) -> str | None:
-    """NDL-1 is a CNN in subcomponents; rebuild it as an XCN to reuse the practitioner builder."""
+    """The NDL's person (see datatypes.ndl_person) through the practitioner builder."""
     if not text:
         return None
-    subs = Comps(text, ctx.enc).parts[0].split(ctx.enc.subcomponent)
-    subs += [""] * (11 - len(subs))
-    sub = ctx.enc.subcomponent
-    xcn = ctx.enc.component.join(subs[:8] + [sub.join(subs[8:11])])
-    return ctx.practitioner(xcn)
+    return ctx.practitioner(ndl_person(text, ctx.enc)[0])
 
 
 def spm(ctx: Ctx, seg: Segment) -> None:
