@@ -32,9 +32,12 @@ def e2e_latencies(reader: StoreReader, sent_at: dict[str, float]) -> list[float]
 
 
 def run(quick: bool) -> dict[str, Any]:
+    from hl7bridge.bench import store_floor
+
+    floor = store_floor.run(quick)  # the same-run baseline under the ACK p99
     use_rabbit = rabbit_reachable()
     channel = unique_channel("bench_s4")
-    out: dict[str, Any] = {"s4_broker": "rabbitmq" if use_rabbit else "embedded (RabbitMQ unreachable)"}
+    out: dict[str, Any] = {"s4_broker": "rabbitmq" if use_rabbit else "embedded (RabbitMQ unreachable)"} | floor
     latency_secs, sustained_secs = (5.0, 6.0) if quick else (20.0, 60.0)
     with tempfile.TemporaryDirectory(prefix="hl7b-s4-") as tmp, Receiver() as receiver:
         port, db = free_port(), Path(tmp) / "store.db"
