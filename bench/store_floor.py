@@ -19,7 +19,7 @@ from hl7bridge.engine.store import Store
 
 async def _measure(rate: float, secs: float) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="hl7b-floor-") as tmp:
-        store = Store(f"sqlite:///{tmp}/store.db")
+        store = Store(f"sqlite:///{tmp}/store.db", background_checkpoints=True)  # as the engine opens it
         await store.open()
         try:
             await store.write(lambda c: c.execute(text("create table t (id integer primary key, body blob)")))

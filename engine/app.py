@@ -47,7 +47,7 @@ class Engine:
     def __init__(self, config: Config, *, config_dir: Path | None = None) -> None:
         self.config = config
         self.config_dir = config_dir or Path(".")
-        self.store = Store(config.engine.store, max_batch=config.engine.group_commit_max)
+        self.store = Store(config.engine.store, max_batch=config.engine.group_commit_max, background_checkpoints=True)
         self.broker = make_broker(config, self.store)
         self.intakes: dict[str, HL7Intake] = {}
         self.servers: list[MllpServer] = []

@@ -147,3 +147,31 @@ async def test_a_single_statement_read_leaves_no_snapshot_behind(store: Store) -
     status = store._read_on_own_connection(lambda c: c.execute(
         text("select status from messages where id = :i"), {"i": message_id}).scalar_one())
     assert status == "FILTERED"
+
+
+async def test_the_engines_store_checkpoints_on_its_own_thread_not_inside_commits(tmp_path: Path) -> None:
+    """The writer runs with automatic checkpoints off (a commit never pays for copying the WAL back);
+    the checkpoint thread copies it into the database file while the writes go on."""
+    import os
+
+    store = Store(f"sqlite:///{tmp_path}/bg.db", background_checkpoints=True)
+    await store.open()
+    try:
+        await store.write(lambda c: c.execute(text("create table t (id integer primary key, body blob)")))
+        assert await store.write(lambda c: c.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar()) == 0
+        body = os.urandom(32_000)
+        for _ in range(20):
+            await asyncio.gather(*(store.write(lambda c: c.execute(text("insert into t (body) values (:b)"), {"b": body}))
+                                   for _ in range(50)))
+
+        async def copied_back() -> None:  # 1,000 rows of 32 kB reach the database file itself
+            while os.path.getsize(tmp_path / "bg.db") < 1_000 * 32_000:
+                await asyncio.sleep(0.05)
+        await asyncio.wait_for(copied_back(), 30)
+    finally:
+        await store.close()
+
+
+async def test_a_cli_store_keeps_sqlites_automatic_checkpoints(tmp_path: Path) -> None:
+    store = Store(f"sqlite:///{tmp_path}/cli.db")
+    assert store.write_sync(lambda c: c.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar()) == 1000
