@@ -4,27 +4,10 @@ ServiceRequest, SPM-32 authorities -- on small synthetic messages."""
 from __future__ import annotations
 
 from hl7bridge.transforms.hl7v2_to_fhir import hl7v2_to_fhir
+from hl7v2_builders import V2, msg, of_type, resolve, seg
 
 PID = "PID|1||T-200^^^TESTHOSP&1.2.3&ISO^MR||Testperson^Sam||19800101|F"
 AL1 = "AL1|1|FA|PNUT^Peanut^L|MI"
-V2 = "http://terminology.hl7.org/CodeSystem/v2-"
-
-
-def msg(kind: str, *segments: str) -> str:
-    header = f"MSH|^~\\&|APP|TESTHOSP^1.2.3^ISO|RCV|FAC|20240102030405-0500||{kind}|C1|P|2.5.1"
-    return "\r".join((header,) + segments) + "\r"
-
-
-def seg(name: str, fields: dict[int, str]) -> str:
-    return "|".join([name] + [fields.get(n, "") for n in range(1, max(fields) + 1)])
-
-
-def of_type(bundle: dict, rtype: str) -> list[dict]:
-    return [e["resource"] for e in bundle["entry"] if e["resource"]["resourceType"] == rtype]
-
-
-def resolve(bundle: dict, ref: dict) -> dict:
-    return next(e["resource"] for e in bundle["entry"] if e["fullUrl"] == ref["reference"])
 
 
 RXE = seg("RXE", {2: "11111-2222-33^Testamycin^NDC", 3: "1", 5: "mg^mg", 7: "Check level~Protect from light",

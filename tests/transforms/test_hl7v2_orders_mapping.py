@@ -3,26 +3,9 @@
 from __future__ import annotations
 
 from hl7bridge.transforms.hl7v2_to_fhir import hl7v2_to_fhir
+from hl7v2_builders import V2, msg, of_type, resolve, seg
 
 PID = "PID|1||T-100^^^TESTHOSP&1.2.3&ISO^MR||Testperson^Alex||19800101|F"
-V2 = "http://terminology.hl7.org/CodeSystem/v2-"
-
-
-def msg(kind: str, *segments: str) -> str:
-    header = f"MSH|^~\\&|APP|TESTHOSP^1.2.3^ISO|RCV|FAC|20240102030405-0500||{kind}|C1|P|2.5.1"
-    return "\r".join((header,) + segments) + "\r"
-
-
-def seg(name: str, fields: dict[int, str]) -> str:
-    return "|".join([name] + [fields.get(n, "") for n in range(1, max(fields) + 1)])
-
-
-def of_type(bundle: dict, rtype: str) -> list[dict]:
-    return [e["resource"] for e in bundle["entry"] if e["resource"]["resourceType"] == rtype]
-
-
-def resolve(bundle: dict, ref: dict) -> dict:
-    return next(e["resource"] for e in bundle["entry"] if e["fullUrl"] == ref["reference"])
 
 
 def test_tq1_repeat_pattern_event_offset_and_service_duration() -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from hl7bridge.engine.errors import ParseError
 from hl7bridge.transforms.fhir.bundle import BundleBuilder
 from hl7bridge.transforms.fhir.profiles import US_CORE
-from hl7bridge.transforms.hl7v2.codes import lookup
+from hl7bridge.transforms.hl7v2.codes import lookup, system_uri
 from hl7bridge.transforms.hl7v2.comps import leaf_text
 from hl7bridge.transforms.hl7v2.datatypes import Comps, cx, hd_system, validity_period
 from hl7bridge.transforms.hl7v2.encoding import Encoding
@@ -196,6 +196,31 @@ class Ctx:
         if name:
             res["name"] = name
             res["meta"] = {"profile": [US_CORE + "us-core-organization"]}
+        key = f"Organization|{ident['system']}|{value}" if ident else f"Organization|name|{name}"
+        return self.bundle.add(res, key, ident, create_only=True)
+
+    def organization_cwe(self, cwe_text: str, *, address: dict | None = None,
+                         telecom: list[dict] | None = None) -> str | None:
+        """IG CWE[Organization] (OBX-15 producer, RXO-/RXE- dispensing pharmacy): .1 identifier in the
+        .3 system, .2 / .9 name; ``address`` / ``telecom`` from the segment's own fields."""
+        if not cwe_text:
+            return None
+        f = Comps(cwe_text, self.enc)
+        value, name = f.c(1), f.c(2) or f.c(9)
+        if not value and not name:
+            return None
+        res: dict = {"resourceType": "Organization", "active": True}
+        ident = None
+        if value:
+            ident = {"system": system_uri(f.c(3)) or self.sender_system, "value": value}
+            res["identifier"] = [ident]
+        if name:
+            res["name"] = name
+            res["meta"] = {"profile": [US_CORE + "us-core-organization"]}
+        if address:
+            res["address"] = [address]
+        if telecom:
+            res["telecom"] = telecom
         key = f"Organization|{ident['system']}|{value}" if ident else f"Organization|name|{name}"
         return self.bundle.add(res, key, ident, create_only=True)
 

@@ -98,29 +98,9 @@ def component(ctx: Ctx, seg: Segment) -> None:
 
 def pharmacy(ctx: Ctx, seg: Segment, name_n: int, address_n: int, phone_n: int) -> str | None:
     """Dispensing pharmacy (CWE[Organization]: .1 identifier, .2 / .9 name, .3 system), its address and phone."""
-    text = ctx.first(seg, name_n)
-    if not text:
-        return None
-    f = Comps(text, ctx.enc)
-    value, name = f.c(1), f.c(2) or f.c(9)
-    if not value and not name:
-        return None
-    res: dict = {"resourceType": "Organization", "active": True}
-    ident = None
-    if value:
-        ident = {"system": system_uri(f.c(3)) or ctx.sender_system, "value": value}
-        res["identifier"] = [ident]
-    if name:
-        profiled(res, "us-core-organization")
-        res["name"] = name
     address = xad(ctx.first(seg, address_n), ctx.enc) if ctx.first(seg, address_n) else None
-    if address:
-        res["address"] = [address]
     phones = [p for p in (xtn(r, ctx.enc) for r in ctx.reps(seg, phone_n)) if p]
-    if phones:
-        res["telecom"] = phones
-    key = f"Organization|{ident['system']}|{value}" if ident else f"Organization|name|{name}"
-    return ctx.bundle.add(res, key, ident, create_only=True)
+    return ctx.organization_cwe(ctx.first(seg, name_n), address=address, telecom=phones)
 
 
 # CDO-4 interval units (HL7 ISO+ / ANS+ / UCUM spellings) -> UCUM units of time.

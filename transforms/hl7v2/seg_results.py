@@ -233,7 +233,7 @@ def _details(ctx: Ctx, seg: Segment, res: dict) -> None:
                               for x in ctx.reps(seg, 16)) if r]
     lab = ctx.organization(ctx.first(seg, 23)) if ctx.first(seg, 23) else None
     director = ctx.practitioner_role(ctx.first(seg, 25), THO + "v2-0912", "MDIR", lab) if ctx.first(seg, 25) else None
-    performers += [r for r in (director or lab, _producer(ctx, ctx.first(seg, 15))) if r]
+    performers += [r for r in (director or lab, ctx.organization_cwe(ctx.first(seg, 15))) if r]
     if performers:
         res["performer"] = [{"reference": r} for r in performers]
     devices = [r for r in (ctx.device(x) for x in ctx.reps(seg, 18)) if r]
@@ -254,27 +254,6 @@ def _kinds(ctx: Ctx, seg: Segment, res: dict) -> None:
         if code:
             concept = {"coding": [{"system": THO + "v2-0080", "code": code}]}
             res.setdefault("extension", []).append({"url": _NATURE_OF_TEST, "valueCodeableConcept": concept})
-
-
-def _producer(ctx: Ctx, text: str) -> str | None:
-    """IG OBX-15 producer's ID -> a performer Organization (CWE[Organization]: .1 identifier, .3 its
-    system, .2 / .9 name)."""
-    if not text:
-        return None
-    f = Comps(text, ctx.enc)
-    value, name = f.c(1), f.c(2) or f.c(9)
-    if not value and not name:
-        return None
-    res: dict = {"resourceType": "Organization", "active": True}
-    ident = None
-    if value:
-        ident = {"system": system_uri(f.c(3)) or ctx.sender_system, "value": value}
-        res["identifier"] = [ident]
-    if name:
-        res["name"] = name
-        profiled(res, "us-core-organization")
-    key = f"Organization|{ident['system']}|{value}" if ident else f"Organization|name|{name}"
-    return ctx.bundle.add(res, key, ident, create_only=True)
 
 
 def _reference_range(text: str) -> dict | None:
