@@ -9,7 +9,7 @@ from hl7bridge.transforms.hl7v2.context import Ctx
 from hl7bridge.transforms.hl7v2.datatypes import Comps, cwe, dtm, ei, ndl_person, number
 from hl7bridge.transforms.hl7v2.message import Segment
 
-__all__ = ["report_details", "enclosing_specimen", "inventory"]
+__all__ = ["report_details", "enclosing_specimen", "inventory", "obr_specimen"]
 
 _PERFORMER_FUNCTION = "http://hl7.org/fhir/StructureDefinition/event-performerFunction"
 _SPECIMEN_FIELDS = (7, 8, 9, 10, 14, 15, 39)
@@ -46,7 +46,7 @@ def report_details(ctx: Ctx, seg: Segment, enclosing: str | None = None) -> None
                   for r in (_ndl_role(ctx, text, code, f"OBR-{n}") for text in ctx.reps(seg, n)) if r]
     if performers:
         report["performer"] = performers
-    specimen = _obr_specimen(ctx, seg)
+    specimen = obr_specimen(ctx, seg, f"obr|{ctx.group.get('dr_key', '')}")
     if specimen:
         report.setdefault("specimen", []).append({"reference": specimen})
         ctx.group["obr_specimen_ref"] = specimen
@@ -113,10 +113,10 @@ def _ndl_practitioner_role(ctx: Ctx, text: str, field: str, role: str = "") -> s
     return ctx.bundle.add(res, f"PractitionerRole|{ctx.bundle.key_of(person)}|{start}|{end}|{role}|{place_key}")
 
 
-def _obr_specimen(ctx: Ctx, seg: Segment) -> str | None:
-    """IG OBR[Specimen] (result messages; seg_orders does order messages): OBR-2 accessionIdentifier,
-    OBR-7/8 collected, OBR-9 volume, OBR-10 collector, OBR-14 received, OBR-15 source (SPS), OBR-39
-    collector's comment."""
+def obr_specimen(ctx: Ctx, seg: Segment, key: str) -> str | None:
+    """IG OBR[Specimen] (result and order messages): OBR-2 accessionIdentifier, OBR-7/8 collected,
+    OBR-9 volume, OBR-10 collector, OBR-14 received, OBR-15 source (SPS), OBR-39 collector's comment;
+    ``key`` names the report or order it belongs to."""
     if not any(ctx.first(seg, n) for n in _SPECIMEN_FIELDS):
         return None
     res = profiled({"resourceType": "Specimen"}, "us-core-specimen")
@@ -141,7 +141,7 @@ def _obr_specimen(ctx: Ctx, seg: Segment) -> str | None:
     notes = [t for t in (source.c(3),) + tuple(_cwe_text(ctx, r) for r in ctx.reps(seg, 39)) if t]
     if notes:
         res["note"] = [{"text": t} for t in notes]
-    return ctx.bundle.add(res, f"Specimen|obr|{ctx.group.get('dr_key', '')}")
+    return ctx.bundle.add(res, f"Specimen|{key}")
 
 
 def _collection(ctx: Ctx, seg: Segment, source: Comps) -> dict:

@@ -12,6 +12,7 @@ from hl7bridge.transforms.hl7v2.codes import THO, V2, lookup
 from hl7bridge.transforms.hl7v2.context import Ctx
 from hl7bridge.transforms.hl7v2.datatypes import Comps, cwe, dtm, ei, instant, ndl_person, xad, xtn
 from hl7bridge.transforms.hl7v2.message import Segment
+from hl7bridge.transforms.hl7v2 import seg_lab
 from hl7bridge.transforms.hl7v2.seg_timing import PRIORITY, apply_pending, apply_tq
 
 __all__ = ["orc", "obr", "spm", "sac", "nte", "diet", "requisition", "supplier", "order_identifiers", "order_status",
@@ -543,42 +544,10 @@ def _cq(ctx: Ctx, text: str) -> dict | None:
 
 
 def _obr_specimen(ctx: Ctx, seg: Segment, sr: dict) -> None:
-    """IG OBR[Specimen] (order messages): OBR-7/8 collection time, -9 volume, -10 collector, -14 received,
-    -15 source; the order's ``specimen``."""
-    collection: dict = {}
-    start, end = dtm(ctx.leaf(seg, 7), ctx.tz, "OBR-7"), dtm(ctx.leaf(seg, 8), ctx.tz, "OBR-8")
-    if start and end:
-        collection["collectedPeriod"] = {"start": start, "end": end}
-    elif start:
-        collection["collectedDateTime"] = start
-    volume = _cq(ctx, ctx.first(seg, 9))
-    if volume:
-        collection["quantity"] = volume
-    collector = ctx.practitioner(ctx.first(seg, 10)) if ctx.first(seg, 10) else None
-    if collector:
-        collection["collector"] = {"reference": collector}
-    received = dtm(ctx.leaf(seg, 14), ctx.tz, "OBR-14")
-    source = Comps(ctx.first(seg, 15), ctx.enc)
-    kind = _specimen_type(ctx, ctx.enc.component.join(ctx.enc.escape(s) for s in source.subs(1)))
-    if not collection and not received and kind is None:
-        return
-    res = profiled({"resourceType": "Specimen"}, "us-core-specimen")
-    accession = ei(ctx.first(seg, 2), ctx.enc, ctx.sender_system)
-    if accession:
-        res["accessionIdentifier"] = accession
-    res["type"] = kind or absent()
-    ctx.subject(res, required=False)
-    site = cwe(ctx.enc.component.join(ctx.enc.escape(s) for s in source.subs(4)), ctx.enc)
-    if site:
-        collection["bodySite"] = site
-    if collection:
-        res["collection"] = collection
-    if received:
-        res["receivedTime"] = received
-    if source.c(3):
-        res["note"] = [{"text": source.c(3)}]
-    ref = ctx.bundle.add(res, f"Specimen|obr|{ctx.group.get('sr_key', '')}")
-    sr.setdefault("specimen", []).append({"reference": ref})
+    """IG OBR[Specimen] in order messages (seg_lab builds it): the order's ``specimen``."""
+    ref = seg_lab.obr_specimen(ctx, seg, f"obr|{ctx.group.get('sr_key', '')}")
+    if ref:
+        sr.setdefault("specimen", []).append({"reference": ref})
 
 
 def sac(ctx: Ctx, seg: Segment) -> None:
