@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass
 
 import orjson
-from sqlalchemy import and_, bindparam, delete, or_, select, text, update
+from sqlalchemy import bindparam, delete, select, text, update
 from sqlalchemy.engine import Connection
 
 from hl7bridge.engine.fastsql import FastStatement
@@ -72,33 +72,14 @@ def peek_ready(connection: Connection, *, limit: int) -> list[OutboxRow]:
     return [OutboxRow(r[0], r[1], bytes(r[2]), orjson.loads(r[3]), r[4]) for r in rows]
 
 
-def claim(connection: Connection, *, queues: list[str] | None, limit: int, lease_secs: float,
-          exclude_dead_letters: bool = True) -> list[OutboxRow]:
-    """Lease up to ``limit`` ready rows (of ``queues``, or of every queue), oldest first."""
+def claim(connection: Connection, *, limit: int, lease_secs: float) -> list[OutboxRow]:
+    """Lease up to ``limit`` ready rows of every queue but the dead-letter ones, oldest first (for a
+    relay that may share its store with other engines: PostgreSQL)."""
     now = time.time()
-    fast = _CLAIM_READY.get(connection.dialect.name)
-    if queues is None and exclude_dead_letters and fast is not None:
-        found = fast.execute(connection, {"until": now + lease_secs, "now": now, "dlq": "%.dlq",
-                                          "lim": limit}).fetchall()
-        return sorted((OutboxRow(r[0], r[1], bytes(r[2]), orjson.loads(r[3]), r[4]) for r in found),
-                      key=lambda row: row.id)
-    ready = and_(outbox.c.available_at <= now,
-                 or_(outbox.c.claimed_until.is_(None), outbox.c.claimed_until < now))
-    query = select(outbox.c.id).where(ready)
-    if queues is not None:
-        query = query.where(outbox.c.queue.in_(queues))
-    elif exclude_dead_letters:
-        query = query.where(~outbox.c.queue.like("%.dlq"))
-    query = query.order_by(outbox.c.id).limit(limit)
-    if connection.dialect.name == "postgresql":
-        query = query.with_for_update(skip_locked=True)
-    ids = [row.id for row in connection.execute(query)]
-    if not ids:
-        return []
-    connection.execute(update(outbox).where(outbox.c.id.in_(ids)).values(
-        claimed_until=now + lease_secs, delivery_count=outbox.c.delivery_count + 1))
-    rows = connection.execute(select(outbox).where(outbox.c.id.in_(ids)).order_by(outbox.c.id))
-    return [OutboxRow(r.id, r.queue, r.body, orjson.loads(r.headers), r.delivery_count) for r in rows]
+    found = _CLAIM_READY[connection.dialect.name].execute(
+        connection, {"until": now + lease_secs, "now": now, "dlq": "%.dlq", "lim": limit}).fetchall()
+    return sorted((OutboxRow(r[0], r[1], bytes(r[2]), orjson.loads(r[3]), r[4]) for r in found),
+                  key=lambda row: row.id)
 
 
 _DELETE_ONE = FastStatement(delete(outbox).where(outbox.c.id == bindparam("oid")))

@@ -173,7 +173,7 @@ class RabbitMQBroker:
         PostgreSQL (several engines may share it): rows are leased, and unconfirmed ones released."""
         leased = not self.store.is_sqlite
         if leased:
-            rows = await self.store.write(lambda c: outbox.claim(c, queues=None, limit=self.relay_batch,
+            rows = await self.store.write(lambda c: outbox.claim(c, limit=self.relay_batch,
                                                                  lease_secs=self.lease_secs))
         else:
             rows = await self.store.read(lambda c: outbox.peek_ready(c, limit=self.relay_batch), single=True)

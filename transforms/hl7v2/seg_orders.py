@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from hl7bridge.engine.errors import ParseError
 from hl7bridge.transforms.fhir.profiles import absent, profiled
-from hl7bridge.transforms.hl7v2.codes import THO, V2, lookup
+from hl7bridge.transforms.hl7v2.codes import V2, lookup
 from hl7bridge.transforms.hl7v2.context import Ctx
 from hl7bridge.transforms.hl7v2.datatypes import Comps, cwe, dtm, ei, instant, ndl_person, xad, xtn
 from hl7bridge.transforms.hl7v2.message import Segment
