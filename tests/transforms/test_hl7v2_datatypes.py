@@ -45,8 +45,17 @@ def test_dtm_rejects_malformed_values_with_location(text: str) -> None:
 def test_cx_with_iso_authority_and_type() -> None:
     ident = cx("12345^^^HOSP&2.16.840.1.113883.19&ISO^MR^^20200101^20301231", ENC)
     assert ident == {"value": "12345", "system": "urn:oid:2.16.840.1.113883.19",
-                     "type": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v2-0203", "code": "MR"}]},
+                     "type": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v2-0203", "code": "MR",
+                                          "display": "Medical record number"}]},
                      "period": {"start": "2020-01-01", "end": "2030-12-31"}}
+
+
+def test_cx_local_identifier_type_is_not_claimed_for_table_0203() -> None:
+    # IG CX.5 goes through the IdentifierType map: a sender's own code ('MRN') keeps no system, so a
+    # validator never finds a code that table 0203 does not have; a newer 0203 code (PLAC) keeps it.
+    assert cx("1^^^HOSP^MRN", ENC)["type"] == {"coding": [{"code": "MRN"}]}
+    assert cx("1^^^HOSP^PLAC", ENC)["type"]["coding"][0]["system"] == "http://terminology.hl7.org/CodeSystem/v2-0203"
+    assert cx("1^^^HOSP^NNGBR", ENC)["type"]["coding"][0]["system"] == "http://terminology.hl7.org/CodeSystem/v2-0203"
 
 
 def test_cx_namespace_only_default_and_ssn() -> None:

@@ -290,6 +290,45 @@ def test_coverage_is_never_upserted_by_the_shared_plan_id() -> None:
         assert entry["request"]["method"] == "PUT" and entry["request"]["url"].startswith(expected)
 
 
+def test_in1_naming_no_company_keeps_the_message_and_marks_the_payor_unknown() -> None:
+    # IN1-3 and IN1-4 empty (seen in real feeds): the registration still converts; each IN1 keeps its Coverage.
+    first = seg("IN1", {1: "1", 2: "PAR^PARENT", 6: "Contact"})
+    second = seg("IN1", {1: "2", 6: "Other"})
+    third = seg("IN1", {1: "3"})
+    bundle = hl7v2_to_fhir(msg("ADT^A04", PID, PV1, first, second, third), strict=True)
+    coverages = of_type(bundle, "Coverage")
+    assert len(coverages) == 3
+    unknown = [{"extension": [{"url": "http://hl7.org/fhir/StructureDefinition/data-absent-reason",
+                               "valueCode": "unknown"}]}]
+    assert all(cov["payor"] == unknown for cov in coverages)
+    assert not of_type(bundle, "Organization") or all(o.get("name") or o.get("identifier")
+                                                      for o in of_type(bundle, "Organization"))
+
+
+def test_dft_results_form_a_report_that_a_charge_never_overwrites() -> None:
+    orc = "ORC|RE|PL-1^EHR|FI-1^LAB||CM"
+    obr = seg("OBR", {1: "1", 2: "PL-1^EHR", 3: "FI-1^LAB", 4: "2345-7^Glucose^LN", 7: "20240101", 22: "20240101",
+                      25: "F"})
+    obx = "OBX|1|NM|2345-7^Glucose^LN||95|mg/dL^mg/dL^UCUM|||||F"
+    ft1 = seg("FT1", {1: "1", 2: "T-1", 4: "20240101", 6: "CG", 7: "82947^Glucose^C4"})
+    bundle = hl7v2_to_fhir(msg("DFT^P03", "EVN|P03|20240102", PID, PV1, orc, obr, obx, ft1), strict=True)
+    report = of_type(bundle, "DiagnosticReport")[0]
+    observation = of_type(bundle, "Observation")[0]
+    assert report["result"] == [{"reference": url_of(bundle, observation)}] and report["status"] == "final"
+    entry = next(e for e in bundle["entry"] if e["resource"] is report)
+    assert entry["request"]["method"] == "POST" and entry["request"]["ifNoneExist"].endswith("|FI-1")
+
+
+def test_ft1_with_participations_then_pr1_charges_the_procedure_once() -> None:
+    ft1 = seg("FT1", {1: "1", 2: "T-2", 4: "20240101", 6: "CG", 7: "71045^Xray^C4", 25: "71045^Xray^C4"})
+    prt = seg("PRT", {2: "AD", 4: "AD"})
+    pr1 = seg("PR1", {1: "1", 3: "71045^Xray^C4", 5: "20240101"})
+    bundle = hl7v2_to_fhir(msg("DFT^P03", "EVN|P03|20240102", PID, PV1, ft1, prt, pr1), strict=True)
+    procedures = of_type(bundle, "Procedure")
+    assert len(procedures) == 1
+    assert of_type(bundle, "ChargeItem")[0]["service"] == [{"reference": url_of(bundle, procedures[0])}]
+
+
 def test_appointment_named_only_by_its_order_is_still_mapped() -> None:
     sch = seg("SCH", {26: "ORD-9^APP", 27: "ORD-9F^APP", 25: "Booked"})
     bundle = hl7v2_to_fhir(msg("SIU^S12", sch, PID, PV1), strict=True)

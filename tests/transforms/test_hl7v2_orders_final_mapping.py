@@ -45,6 +45,25 @@ def test_orc12_requester_is_an_ordering_provider_role_of_the_ordering_facility()
     assert org["name"] == "Test Clinic" and org["address"][0]["city"] == "Testville" and org["telecom"]
 
 
+def test_ordering_facility_without_an_orderer_is_still_the_requester() -> None:
+    # IG ORC-21 requester(PractitionerRole.organization): no ORC-12 / OBR-16, the facility alone.
+    orc = seg("ORC", {1: "NW", 2: "P4^EHR", 21: "Test Clinic^^^^^^XX^^^TC-1"})
+    bundle = hl7v2_to_fhir(msg("ORM^O01", PID, orc, "OBR|1|||2345-7^Glucose^LN"), strict=True)
+    role = resolve(bundle, of_type(bundle, "ServiceRequest")[0]["requester"])
+    assert "practitioner" not in role and resolve(bundle, role["organization"])["name"] == "Test Clinic"
+    assert not of_type(bundle, "Practitioner")
+
+
+def test_obr53_alternate_placer_numbers_are_placer_identifiers() -> None:
+    obr = seg("OBR", {1: "1", 2: "P5^EHR", 4: "2345-7^Glucose^LN", 53: "ALT-1^^^OTHER^MR~ALT-2^^^OTHER"})
+    bundle = hl7v2_to_fhir(msg("ORM^O01", PID, "ORC|NW|P5^EHR", obr), strict=True)
+    idents = of_type(bundle, "ServiceRequest")[0]["identifier"]
+    assert idents[0]["value"] == "P5"  # ORC-2 stays the placer number the round trip writes back
+    alternates = [i for i in idents if i["value"].startswith("ALT-")]
+    assert [i["value"] for i in alternates] == ["ALT-1", "ALT-2"]
+    assert all(i["type"]["coding"] == [{"system": V2 + "0203", "code": "PLAC"}] for i in alternates)
+
+
 def test_ods_preference_becomes_a_nutrition_order() -> None:
     orc = seg("ORC", {1: "NW", 2: "N1^EHR", 3: "N2^KITCHEN", 12: "D-7^Orderer^Olive"})
     ods = "ODS|P||VEG^Vegetarian^L~NOPORK^No pork^L|Served warm"

@@ -58,6 +58,21 @@ def _is_oid(text: str) -> bool:
     return "." in text and all(part.isdigit() for part in text.split("."))
 
 
+# Table 0203 codes newer than the IG's IdentifierType map (which also lists NNxxx, national numbers by country).
+_V2_0203_UNMAPPED = frozenset(("PLAC", "FILL", "SB", "PGN", "FGN"))
+
+
+def identifier_type(code: str) -> dict:
+    """CX.5 / XCN.13 -> Identifier.type through the IG's IdentifierType map: a table 0203 code keeps its
+    system (and display); a local code (``MRN``, ``NHSNMBR``) is a bare code, never claimed for v2-0203."""
+    hit = TABLES["IdentifierType"].get(code)
+    if hit is not None:
+        return {"coding": [{"system": hit[2], "code": hit[0], "display": hit[1]}]}
+    if code in _V2_0203_UNMAPPED or (len(code) == 5 and code.startswith("NN") and code[2:].isalpha()):
+        return {"coding": [{"system": V2 + "0203", "code": code}]}  # in table 0203, not in the IG's map
+    return {"coding": [{"code": code}]}
+
+
 def lookup(table: str, code: str) -> tuple[str, str, str] | None:
     """The IG concept map ``table``: v2 code -> (code, display, system), or None when unmapped."""
     return TABLES[table].get(code)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from hl7bridge.engine.errors import ParseError
 from hl7bridge.transforms.fhir.bundle import BundleBuilder
 from hl7bridge.transforms.fhir.profiles import US_CORE
-from hl7bridge.transforms.hl7v2.codes import lookup, system_uri
+from hl7bridge.transforms.hl7v2.codes import identifier_type, lookup, system_uri
 from hl7bridge.transforms.hl7v2.comps import leaf_text
 from hl7bridge.transforms.hl7v2.datatypes import Comps, cx, hd_system, validity_period
 from hl7bridge.transforms.hl7v2.encoding import Encoding
@@ -99,7 +99,7 @@ class Ctx:
         if value:
             ident = {"system": hd_system(f, 9, self.sender_system), "value": value}
             if f.c(13):
-                ident["type"] = {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v2-0203", "code": f.c(13)}]}
+                ident["type"] = identifier_type(f.c(13))
             if f.c(13) == "NPI":
                 ident["system"] = "http://hl7.org/fhir/sid/us-npi"
             res["identifier"] = [ident]
@@ -135,27 +135,21 @@ class Ctx:
         return self.bundle.add(res, key, ident, create_only=True)
 
     def practitioner_role(self, xcn: str, system: str, code: str, org: str | None = None) -> str | None:
-        """XCN in a given role (e.g. OBX-16 responsible observer) -> PractitionerRole reference."""
+        """XCN in a given role (e.g. OBX-16 responsible observer) -> PractitionerRole reference; with no XCN
+        but an organisation (IG ORC-21 without ORC-12), the role of that organisation alone."""
         person = self.practitioner(xcn) if xcn else None
-        if person is None:
+        if person is None and (xcn or not org):
             return None
-        res: dict = {"resourceType": "PractitionerRole", "practitioner": {"reference": person},
-                     "meta": {"profile": [US_CORE + "us-core-practitionerrole"]}}
+        res: dict = {"resourceType": "PractitionerRole", "meta": {"profile": [US_CORE + "us-core-practitionerrole"]}}
+        if person:
+            res["practitioner"] = {"reference": person}
         if code:
             res["code"] = [{"coding": [{"system": system, "code": code}]}]
         if org:
             res["organization"] = {"reference": org}
-        key = f"PractitionerRole|{self.bundle.key_of(person)}|{code}|{self.bundle.key_of(org) if org else ''}"
+        who = self.bundle.key_of(person) if person else ""
+        key = f"PractitionerRole|{who}|{code}|{self.bundle.key_of(org) if org else ''}"
         return self.bundle.add(res, key)
-
-    def requester(self, orc_seg: Segment | None, fallback_xcn: str = "") -> str | None:
-        """IG ORC-12 / ORC-21: the orderer as a PractitionerRole of the ordering facility."""
-        xcn = (self.first(orc_seg, 12) if orc_seg is not None else "") or fallback_xcn
-        if not xcn:
-            return None
-        facility = self.first(orc_seg, 21) if orc_seg is not None else ""
-        org = self.organization(facility) if facility else None
-        return self.practitioner_role(xcn, "", "", org)
 
     def device(self, ei_text: str) -> str | None:
         """EI (e.g. OBX-18 equipment instance) -> Device reference."""

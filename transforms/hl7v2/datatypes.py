@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 
 from hl7bridge.engine.errors import ParseError
-from hl7bridge.transforms.hl7v2.codes import LOCAL_BASE, V2, lookup, system_uri
+from hl7bridge.transforms.hl7v2.codes import LOCAL_BASE, V2, identifier_type, lookup, system_uri
 from hl7bridge.transforms.hl7v2.comps import Comps
 from hl7bridge.transforms.hl7v2.encoding import Encoding
 
@@ -145,7 +145,7 @@ def cx(text: str, enc: Encoding, default_system: str = "") -> dict | None:
     if system:
         out["system"] = system
     if id_type:
-        out["type"] = {"coding": [{"system": V2 + "0203", "code": id_type}]}
+        out["type"] = identifier_type(id_type)
     period = _period(f.c(7), f.c(8), enc, "CX")
     if period:
         out["period"] = period

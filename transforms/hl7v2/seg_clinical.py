@@ -140,7 +140,9 @@ def procedure(ctx: Ctx, seg: Segment) -> None:
     ref = ctx.bundle.add(res, f"Procedure|{ctx.patient_key}|{label}|{performed or ''}", ident)
     charge = ctx.group.get("charge")
     if isinstance(charge, dict):  # DFT / BAR: FT1 then its PR1 -> ChargeItem.service
-        charge.setdefault("service", []).append({"reference": ref})
+        services = charge.setdefault("service", [])
+        if {"reference": ref} not in services:
+            services.append({"reference": ref})
     ctx.last = res
 
 

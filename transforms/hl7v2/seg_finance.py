@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from hl7bridge.engine.errors import ParseError
-from hl7bridge.transforms.fhir.profiles import profiled
+from hl7bridge.transforms.fhir.profiles import DATA_ABSENT, profiled
 from hl7bridge.transforms.hl7v2.codes import LOCAL_BASE, THO, V2, lookup, system_uri
 from hl7bridge.transforms.hl7v2.context import Ctx
 from hl7bridge.transforms.hl7v2.datatypes import Comps, cwe, cx, date_of, dtm, number, xad, xpn, xtn
@@ -28,8 +28,7 @@ _SUBSCRIBER = {"SEL": "self", "SPO": "spouse", "DOM": "common", "CHD": "child", 
 def coverage(ctx: Ctx, seg: Segment) -> None:
     """IN1 -> Coverage (US Core when the subscriber relationship is known) with its payor Organization."""
     payor, payor_key = _payor(ctx, seg)
-    if payor is None:
-        raise ParseError("IN1 names no insurance company (IN1-3 / IN1-4)", location="IN1-3", hl7_code=101)
+    payor_key = payor_key or f"IN1-1|{ctx.leaf(seg, 1)}"  # no company: the set id keeps two such IN1s apart
     res: dict = {"resourceType": "Coverage", "status": "active"}
     policy, subscriber_id = ctx.leaf(seg, 36), ctx.leaf(seg, 49)
     plan = Comps(ctx.first(seg, 2), ctx.enc)
@@ -67,7 +66,10 @@ def coverage(ctx: Ctx, seg: Segment) -> None:
     start, end = dtm(ctx.leaf(seg, 12), ctx.tz, "IN1-12"), dtm(ctx.leaf(seg, 13), ctx.tz, "IN1-13")
     if start or end:
         res["period"] = {k: v for k, v in (("start", start), ("end", end)) if v}
-    res["payor"] = [{"reference": payor}]
+    # Coverage.payor is 1..*: an IN1 naming no company (IN1-3 and IN1-4 empty; both are required in v2 but
+    # real feeds omit them) keeps its Coverage with the payor marked unknown rather than failing the message,
+    # since an Organization with neither name nor identifier would break FHIR's org-1.
+    res["payor"] = [{"reference": payor} if payor else {"extension": [{"url": DATA_ABSENT, "valueCode": "unknown"}]}]
     subscriber = insured(ctx, seg)
     if subscriber:
         res["subscriber"] = {"reference": subscriber}
@@ -97,11 +99,12 @@ def coverage(ctx: Ctx, seg: Segment) -> None:
 
 
 def _following(ctx: Ctx, seg: Segment, name: str) -> Segment | None:
-    """The segment right after ``seg`` when it is a ``name`` segment (IN1 then its IN2, FT1 then PR1)."""
+    """The segment after ``seg`` when it is a ``name`` segment (IN1 then its IN2, FT1 then PR1), passing over
+    the PRT participations (v2.7+) that belong to ``seg`` itself."""
     segments = ctx.msg.segments()
     for i, other in enumerate(segments):
         if other is seg:
-            after = segments[i + 1] if i + 1 < len(segments) else None
+            after = next((s for s in segments[i + 1:] if s.name != "PRT"), None)
             return after if after is not None and after.name == name else None
     return None
 

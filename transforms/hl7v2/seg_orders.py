@@ -10,7 +10,7 @@ from hl7bridge.engine.errors import ParseError
 from hl7bridge.transforms.fhir.profiles import absent, profiled
 from hl7bridge.transforms.hl7v2.codes import V2, lookup
 from hl7bridge.transforms.hl7v2.context import Ctx
-from hl7bridge.transforms.hl7v2.datatypes import Comps, cwe, dtm, ei, instant, ndl_person, xad, xtn
+from hl7bridge.transforms.hl7v2.datatypes import Comps, cwe, cx, dtm, ei, instant, ndl_person, xad, xtn
 from hl7bridge.transforms.hl7v2.message import Segment
 from hl7bridge.transforms.hl7v2 import seg_lab
 from hl7bridge.transforms.hl7v2.seg_timing import PRIORITY, apply_pending, apply_tq
@@ -27,6 +27,10 @@ _NOTE_CATEGORY = {  # OBR-24 (HL7 table 0074) sections reported as notes rather 
 _NOTE_TYPES = frozenset(("Observation", "ServiceRequest", "Immunization", "MedicationRequest", "Procedure",
                          "AllergyIntolerance", "Specimen", "Condition", "MedicationAdministration", "NutritionOrder"))
 _RESULT_MESSAGES = frozenset(("ORU", "OUL"))
+# DFT (P03, P11) carries the charged order's results after its OBR (the OBSERVATION group): they are reported
+# as in a result message, but the report is only created, never updated, by a charge (the IG has no DFT map;
+# the laboratory's ORU, not the billing feed, owns the report's status).
+_CHARGE_MESSAGES = frozenset(("DFT",))
 _REFERRAL_MESSAGES = frozenset(("REF", "RRI"))  # their OBR groups carry results, not specimen orders
 # No OBR[Specimen] there: referral OBR groups carry results; the MDM_T02 message map (COMMON_ORDER,
 # rows 17-26) makes the order's ServiceRequest only.
@@ -50,6 +54,19 @@ def order_identifiers(ctx: Ctx, orc_seg: Segment | None, detail: Segment | None)
         ident = ei(text, ctx.enc, ctx.sender_system)
         if ident:
             ident["type"] = {"coding": [{"system": V2 + "0203", "code": code}]}
+            out.append(ident)
+    return out
+
+
+def _alternate_placer_numbers(ctx: Ctx, seg: Segment) -> list[dict]:
+    """IG OBR[ServiceRequest] row 53: OBR-53 alternate placer order numbers (CX), typed PLAC whatever CX-5 says."""
+    if seg.name != "OBR":
+        return []
+    out = []
+    for rep in ctx.reps(seg, 53):
+        ident = cx(rep, ctx.enc, ctx.sender_system)
+        if ident:
+            ident["type"] = {"coding": [{"system": V2 + "0203", "code": "PLAC"}]}
             out.append(ident)
     return out
 
@@ -85,10 +102,9 @@ def ordering_facility(ctx: Ctx, orc_seg: Segment | None) -> str | None:
 
 def order_requester(ctx: Ctx, orc_seg: Segment | None, fallback_xcn: str = "") -> str | None:
     """IG ORC-12 (else OBR-16 / RXO-14 ...) with ORC-21..23: the orderer as a PractitionerRole of the
-    ordering facility, coded ``OP`` (v2 table 0443 ordering provider; the IG gives no role code)."""
+    ordering facility, coded ``OP`` (v2 table 0443 ordering provider; the IG gives no role code).  With no
+    orderer named, the ordering facility alone is the requester (IG ORC-21 requester(PractitionerRole.organization))."""
     xcn = (ctx.first(orc_seg, 12) if orc_seg is not None else "") or fallback_xcn
-    if not xcn:
-        return None
     return ctx.practitioner_role(xcn, V2 + "0443", "OP", ordering_facility(ctx, orc_seg))
 
 
@@ -113,6 +129,8 @@ def obr(ctx: Ctx, seg: Segment) -> None:
     ctx.last = sr
     if ctx.msg.message_type in _RESULT_MESSAGES:
         _report(ctx, seg, code, idents, sr_ref)
+    elif ctx.msg.message_type in _CHARGE_MESSAGES:
+        _report(ctx, seg, code, idents, sr_ref, create_only=True)
     elif ctx.msg.message_type not in _NO_OBR_SPECIMEN:
         _obr_specimen(ctx, seg, sr)
 
@@ -120,6 +138,7 @@ def obr(ctx: Ctx, seg: Segment) -> None:
 def _service_request(ctx: Ctx, orc_seg: Segment | None, seg: Segment, code: dict,
                      idents: list[dict]) -> tuple[str, dict]:
     res = profiled({"resourceType": "ServiceRequest"}, "us-core-servicerequest")
+    idents = idents + _alternate_placer_numbers(ctx, seg)
     if idents:
         res["identifier"] = idents
     res["status"] = order_status(ctx, orc_seg, "completed" if ctx.msg.message_type in _RESULT_MESSAGES else
@@ -383,7 +402,7 @@ def _department(ctx: Ctx, code: str, name: str) -> str | None:
                           ident, create_only=True)
 
 
-def _report(ctx: Ctx, seg: Segment, code: dict, idents: list[dict], sr_ref: str) -> None:
+def _report(ctx: Ctx, seg: Segment, code: dict, idents: list[dict], sr_ref: str, create_only: bool = False) -> None:
     res: dict = {"resourceType": "DiagnosticReport"}
     if idents:
         res["identifier"] = [dict(i) for i in idents]
@@ -420,7 +439,7 @@ def _report(ctx: Ctx, seg: Segment, code: dict, idents: list[dict], sr_ref: str)
         res["resultsInterpreter"] = [{"reference": interpreter}]
     key, ident = _key(ctx, "DiagnosticReport", idents, f"{code.get('coding', [{}])[0].get('code', '')}|{start}")
     ctx.group["dr"] = res
-    ctx.group["dr_ref"] = ctx.bundle.add(res, key, ident)
+    ctx.group["dr_ref"] = ctx.bundle.add(res, key, ident, create_only=create_only)
     ctx.group["dr_key"] = key
 
 

@@ -22,7 +22,7 @@ USED = [
     "YesNoIndicator", "ContactRole", "EncounterPriority", "Religion", "YesNoIndicator[AvailabilityStatus]", "Participation",
     "SpecimenType", "ModeOfArrivalCode",
     "OrderType", "RepeatPattern", "EventRelatedPeriod", "AdditivePreservative", "SpecimenCondition",
-    "SpecimenCollectionMethod",
+    "SpecimenCollectionMethod", "IdentifierType",
 ]
 
 
