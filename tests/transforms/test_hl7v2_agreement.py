@@ -42,12 +42,12 @@ def _pairs() -> list[tuple[Path, Path]]:
 # point below the value measured when last raised, so a regression fails here; docs/hl7v2-to-fhir.md
 # gives the measured values and why four of the issue's types stay below 90 %.
 FLOORS: dict[str, float] = {
-    "ADT_A01": 0.91, "ADT_A02": 0.98, "ADT_A03": 0.95, "ADT_A04": 0.88, "ADT_A05": 0.95, "ADT_A06": 0.93,
+    "ADT_A01": 0.91, "ADT_A02": 0.98, "ADT_A03": 0.95, "ADT_A04": 0.94, "ADT_A05": 0.95, "ADT_A06": 0.93,
     "ADT_A07": 0.93, "ADT_A08": 0.95, "ADT_A09": 0.96, "ADT_A10": 0.96, "ADT_A11": 0.98, "ADT_A13": 0.95,
     "ADT_A14": 0.95, "ADT_A15": 0.97, "ADT_A16": 0.95, "ADT_A25": 0.98, "ADT_A26": 0.97, "ADT_A27": 0.98,
     "ADT_A28": 0.95, "ADT_A29": 0.97, "ADT_A31": 0.95, "ADT_A40": 0.65, "ADT_A41": 0.79, "ADT_A45": 0.99,
-    "ADT_A47": 0.65, "ADT_A60": 0.83, "BAR_P01": 0.91, "BAR_P02": 0.89, "BAR_P12": 0.94, "DFT_P03": 0.87,
-    "DFT_P11": 0.83, "MDM_T01": 0.84, "MDM_T02": 0.86, "MDM_T05": 0.85, "MDM_T06": 0.92, "MDM_T09": 0.85,
+    "ADT_A47": 0.65, "ADT_A60": 0.83, "BAR_P01": 0.91, "BAR_P02": 0.89, "BAR_P12": 0.94, "DFT_P03": 0.93,
+    "DFT_P11": 0.83, "MDM_T01": 0.84, "MDM_T02": 0.91, "MDM_T05": 0.85, "MDM_T06": 0.92, "MDM_T09": 0.85,
     "MDM_T10": 0.92, "OMG_O19": 0.78, "OML_O21": 0.89, "ORM_O01": 0.92, "ORU_R01": 0.91, "OUL_R22": 0.80,
     "OUL_R23": 0.84, "OUL_R24": 0.81, "RDE_O11": 0.94, "RDE_O25": 0.92, "RDS_O13": 0.94, "REF_I12": 0.88,
     "REF_I14": 0.87, "SIU_S12": 0.90, "SIU_S13": 0.89, "SIU_S14": 0.89, "SIU_S15": 0.89, "SIU_S16": 0.89,
@@ -58,6 +58,12 @@ OVERALL_FLOOR = 0.91
 ISSUE_TYPES = frozenset({"ADT_A01", "ADT_A02", "ADT_A03", "ADT_A04", "ADT_A05", "ADT_A06", "ADT_A07", "ADT_A08",
                          "ADT_A11", "ADT_A13", "ADT_A28", "ADT_A31", "ADT_A40", "ORU_R01", "ORM_O01", "OML_O21",
                          "SIU_S12", "SIU_S13", "SIU_S14", "SIU_S15", "MDM_T02", "VXU_V04", "RDE_O11", "DFT_P03"})
+ISSUE_AIM = 0.90
+# Issue types allowed under the aim, each with the reason (docs/hl7v2-to-fhir.md says more).
+BELOW_AIM = {
+    "ADT_A40": "Microsoft joins two merges in one Linkage, asserting four records are one person; "
+               "FHIR's Linkage is one real-world entity, so we build one per merge (no IG map)",
+}
 
 
 def test_agreement_per_message_type_is_reported_and_does_not_regress() -> None:
@@ -89,6 +95,9 @@ def test_agreement_per_message_type_is_reported_and_does_not_regress() -> None:
     below = {name: round(result.ig_share, 3) for name, result in per_type.items()
              if result.ig_share < FLOORS.get(name, 0.0)}
     assert not below, f"agreement fell below its floor: {below}"
+    short = {name: round(per_type[name].ig_share, 3) for name in ISSUE_TYPES - set(BELOW_AIM)
+             if per_type[name].ig_share < ISSUE_AIM}
+    assert not short, f"issue #4 types under {ISSUE_AIM:.0%} (IG share) without a recorded reason: {short}"
     assert set(FLOORS) <= set(per_type), "a message type with a floor has no expected Bundle any more"
     assert total.ig_share >= OVERALL_FLOOR
 
