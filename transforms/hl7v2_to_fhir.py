@@ -22,6 +22,7 @@ from hl7bridge.transforms.hl7v2 import seg_dispense, seg_medication, seg_trial
 from hl7bridge.transforms.hl7v2 import seg_referral
 from hl7bridge.transforms.hl7v2 import seg_device
 from hl7bridge.transforms.hl7v2 import seg_lab
+from hl7bridge.transforms.hl7v2 import seg_allergy_iam
 from hl7bridge.transforms.hl7v2.context import Ctx
 from hl7bridge.transforms.hl7v2.datatypes import Comps, authority_system, dtm, instant
 from hl7bridge.transforms.hl7v2.message import Message, Segment
@@ -59,6 +60,7 @@ def _obr(ctx: Ctx, seg: Segment) -> None:
 SEGMENT_MAPPERS: dict[str, Mapper] = {
     "PD1": seg_patient.pd1, "NK1": seg_related.nk1, "ROL": seg_roles.role, "PRT": seg_roles.participation, "MRG": seg_patient.merge,
     "PV2": seg_visit.pv2, "DG1": _dg1, "PR1": seg_clinical.procedure, "AL1": seg_clinical.allergy,
+    "IAM": seg_allergy_iam.allergy,
     "IN1": seg_finance.coverage, "GT1": seg_finance.guarantor, "FT1": seg_finance.charge,
     "ORC": seg_orders.orc, "OBR": _obr, "TQ1": seg_timing.tq1, "SPM": seg_orders.spm, "NTE": seg_orders.nte,
     "SAC": seg_orders.sac, "INV": seg_lab.inventory, "RF1": seg_referral.referral, "PRD": seg_referral.provider, "AUT": seg_referral.authorization,
