@@ -125,15 +125,23 @@ def test_clinical_status_without_iam_17_is_active_only() -> None:
     assert allergy["clinicalStatus"] == {"coding": [{"system": CLINICAL, "code": "active"}]}
 
 
-@pytest.mark.parametrize("action", ["A^Add/Insert^HL70206", "U^Update^HL70206", "X^No change^HL70206",
-                                    "D^Delete^HL70206"])
-def test_action_code_has_no_ig_target_so_every_action_upserts_the_same_allergy(action: str) -> None:
-    """IG IAM row 6 maps nothing, and row 0 says entered-in-error cannot be inferred from IAM."""
+@pytest.mark.parametrize("action", ["A^Add/Insert^HL70206", "U^Update^HL70206", "X^No change^HL70206"])
+def test_add_update_and_no_change_upsert_the_same_allergy(action: str) -> None:
     bundle = a60(iam(f6=action))
     allergy = allergy_of(bundle)
     assert allergy == allergy_of(a60(iam()))
     assert allergy["clinicalStatus"]["coding"][0]["code"] == "active"
     assert entry_of(bundle, allergy)["request"]["method"] == "PUT"
+
+
+def test_delete_marks_the_same_allergy_entered_in_error() -> None:
+    """IAM-6 D, as the IG's DG1-21 D: the record upserted on its key is marked, never reported active."""
+    kept, deleted = a60(iam()), a60(iam(f6="D^Delete^HL70206"))
+    allergy = allergy_of(deleted)
+    assert allergy["verificationStatus"]["coding"] == [
+        {"system": "http://terminology.hl7.org/CodeSystem/allergyintolerance-verification", "code": "entered-in-error"}]
+    assert "clinicalStatus" not in allergy  # FHIR ait-2
+    assert entry_of(deleted, allergy)["request"] == entry_of(kept, allergy_of(kept))["request"]
 
 
 def test_allergy_unique_identifier_makes_a_conditional_update() -> None:

@@ -1,10 +1,12 @@
 """IAM (patient adverse reaction information: ADT_A60, ADT_A01/A05 ...) to AllergyIntolerance (US Core).
 
-Follows the IG sheet IAM[AllergyIntolerance] row by row; where it says nothing (IAM-6 action code,
-IAM-8 to IAM-10, IAM-16, IAM-18 to IAM-26 and IAM-28 to IAM-30) nothing is mapped.  In particular
-the IG gives IAM-6 no target, and its row 0 comment says an entered-in-error status cannot be inferred
-from IAM, so a ``D`` (delete) IAM upserts the allergy like an ``A`` or ``U`` one.  AL1's helpers
-(seg_clinical) and the NK1 relationship map (seg_related) are shared, not copied.
+Follows the IG sheet IAM[AllergyIntolerance] row by row; where it says nothing (IAM-8 to IAM-10,
+IAM-16, IAM-18 to IAM-26 and IAM-28 to IAM-30) nothing is mapped.  IAM-6 (action code) has no row
+either, but a ``D`` (delete) IAM upserted as an active allergy would tell every downstream service
+the patient still has it.  We treat it as the IG treats the same action code on a diagnosis
+(DG1[Condition] DG1-21: ``D`` -> verificationStatus entered-in-error): the allergy is upserted on
+its key as entered-in-error, without a clinicalStatus (FHIR ait-2), so the record is marked, not
+lost.  AL1's helpers (seg_clinical) and the NK1 relationship map (seg_related) are shared, not copied.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from hl7bridge.transforms.hl7v2.seg_related import _relationship
 __all__ = ["allergy"]
 
 _CLINICAL = THO + "allergyintolerance-clinical"
+_VERIFICATION = THO + "allergyintolerance-verification"
 _SEVERITY = "AllergySeverity[AllergyIntolerance.reaction.severity]"  # the map AL1-4 uses too
 
 
@@ -28,7 +31,10 @@ def allergy(ctx: Ctx, seg: Segment) -> None:
     """IAM -> AllergyIntolerance (US Core), upserted on IAM-7 (else on the patient and IAM-3)."""
     code = _allergen(ctx, seg)
     res = profiled({"resourceType": "AllergyIntolerance"}, "us-core-allergyintolerance")
-    res["clinicalStatus"] = _clinical_status(ctx, seg)
+    if ctx.leaf(seg, 6) == "D":  # see the module docstring
+        res["verificationStatus"] = {"coding": [{"system": _VERIFICATION, "code": "entered-in-error"}]}
+    else:
+        res["clinicalStatus"] = _clinical_status(ctx, seg)
     category = lookup("AllergenType[AllergyIntoleranceCategory]", ctx.leaf(seg, 2))
     if category:
         res["category"] = [category[0]]
