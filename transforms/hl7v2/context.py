@@ -10,7 +10,7 @@ from __future__ import annotations
 from hl7bridge.engine.errors import ParseError
 from hl7bridge.transforms.fhir.bundle import BundleBuilder
 from hl7bridge.transforms.fhir.profiles import US_CORE
-from hl7bridge.transforms.hl7v2.codes import identifier_type, lookup, system_uri
+from hl7bridge.transforms.hl7v2.codes import US_NPI, identifier_type, is_npi, lookup, system_uri
 from hl7bridge.transforms.hl7v2.comps import leaf_text
 from hl7bridge.transforms.hl7v2.datatypes import Comps, cx, hd_system, validity_period
 from hl7bridge.transforms.hl7v2.encoding import Encoding
@@ -100,8 +100,8 @@ class Ctx:
             ident = {"system": hd_system(f, 9, self.sender_system), "value": value}
             if f.c(13):
                 ident["type"] = identifier_type(f.c(13))
-            if f.c(13) == "NPI":
-                ident["system"] = "http://hl7.org/fhir/sid/us-npi"
+            if f.c(13) == "NPI" and is_npi(value):  # a malformed NPI keeps the sender's system
+                ident["system"] = US_NPI
             res["identifier"] = [ident]
         name: dict = {}
         if family:
@@ -140,7 +140,8 @@ class Ctx:
         person = self.practitioner(xcn) if xcn else None
         if person is None and (xcn or not org):
             return None
-        res: dict = {"resourceType": "PractitionerRole", "meta": {"profile": [US_CORE + "us-core-practitionerrole"]}}
+        # no US Core claim: an XCN in a role carries no telecom or endpoint, which pd-1 requires
+        res: dict = {"resourceType": "PractitionerRole"}
         if person:
             res["practitioner"] = {"reference": person}
         if code:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 
 from hl7bridge.engine.errors import ParseError
-from hl7bridge.transforms.hl7v2.codes import LOCAL_BASE, V2, identifier_type, lookup, system_uri
+from hl7bridge.transforms.hl7v2.codes import LOCAL_BASE, US_NPI, V2, identifier_type, is_npi, lookup, system_uri
 from hl7bridge.transforms.hl7v2.comps import Comps
 from hl7bridge.transforms.hl7v2.encoding import Encoding
 
@@ -139,8 +139,8 @@ def cx(text: str, enc: Encoding, default_system: str = "") -> dict | None:
     system = hd_system(f, 4) or (hd_system(f, 9) if len(f.parts) > 8 else "") or default_system
     if id_type == "SS":
         system = "http://hl7.org/fhir/sid/us-ssn"
-    elif id_type == "NPI" and not system.startswith("urn:oid:"):
-        system = "http://hl7.org/fhir/sid/us-npi"
+    elif id_type == "NPI" and not system.startswith("urn:oid:") and is_npi(value):
+        system = US_NPI  # a malformed NPI keeps the sender's system: the US Core NPI slice must not claim it
     out: dict = {"value": value}
     if system:
         out["system"] = system

@@ -138,11 +138,14 @@ def document_content(ctx: Ctx, seg: Segment) -> bool:
 
 
 def finish_document(res: dict) -> None:
-    """Drop helper marks; a document without content keeps a contentType-only attachment."""
+    """Drop helper marks; a document without content keeps a contentType-only attachment, and then
+    does not claim US Core (us-core-6: each attachment has its url or data)."""
     for entry in res["content"]:
         entry.pop("_text", None)
     if not res["content"]:
         res["content"] = [{"attachment": {"contentType": "text/plain"}}]
+    if not all(e["attachment"].get("url") or e["attachment"].get("data") for e in res["content"]):
+        res.pop("meta", None)
     created = res.pop("_creation", None)
     if created:  # TXA-6 origination: when the document (each attachment of it) was created
         for entry in res["content"]:

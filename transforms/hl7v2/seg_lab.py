@@ -96,8 +96,8 @@ def _ndl_practitioner_role(ctx: Ctx, text: str, field: str, role: str = "") -> s
     person = ctx.practitioner(xcn)
     if person is None:
         return None
-    res: dict = profiled({"resourceType": "PractitionerRole", "practitioner": {"reference": person}},
-                         "us-core-practitionerrole")
+    # no US Core claim: an NDL carries no telecom or endpoint, which pd-1 requires
+    res: dict = {"resourceType": "PractitionerRole", "practitioner": {"reference": person}}
     if role:
         res["code"] = [{"coding": [{"system": THO + "v2-0443", "code": role}]}]
     if not is_ndl:

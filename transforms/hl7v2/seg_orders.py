@@ -402,6 +402,9 @@ def _department(ctx: Ctx, code: str, name: str) -> str | None:
                           ident, create_only=True)
 
 
+_REPORTED = frozenset(("partial", "preliminary", "final", "amended", "corrected", "appended"))
+
+
 def _report(ctx: Ctx, seg: Segment, code: dict, idents: list[dict], sr_ref: str, create_only: bool = False) -> None:
     res: dict = {"resourceType": "DiagnosticReport"}
     if idents:
@@ -434,6 +437,8 @@ def _report(ctx: Ctx, seg: Segment, code: dict, idents: list[dict], sr_ref: str,
     issued = instant(dtm(ctx.leaf(seg, 22), ctx.tz, "OBR-22"))
     if issued:
         res["issued"] = issued
+    if res["status"] in _REPORTED and not (start and (issued or note)):
+        del res["meta"]  # US Core us-core-8/9/10: a reported result needs OBR-7 (and a lab one OBR-22) to claim it
     interpreter = _ndl_practitioner(ctx, ctx.first(seg, 32))
     if interpreter:
         res["resultsInterpreter"] = [{"reference": interpreter}]

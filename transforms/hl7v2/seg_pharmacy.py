@@ -227,6 +227,8 @@ def medication_request(ctx: Ctx, seg: Segment) -> None:
     if authored:
         res["authoredOn"] = authored
     _people(ctx, orc_seg, seg, fields, res)
+    if "requester" not in res:
+        del res["meta"]  # US Core us-core-21: an order names its orderer (ORC-12, RXO-14 / RXE-13) to claim it
     if placed is not None:
         res["basedOn"] = [{"reference": ctx.bundle.ref(str(ctx.group.get("owner_key"))) or ""}]
         if not res["basedOn"][0]["reference"]:

@@ -79,7 +79,8 @@ def provider(ctx: Ctx, seg: Segment) -> None:
     """PRD -> PractitionerRole (role PRD-1, period PRD-8/9, location PRD-4, organisation PRD-10..13)."""
     person = _practitioner(ctx, seg)
     code = cwe(ctx.first(seg, 1), ctx.enc)
-    role: dict = profiled({"resourceType": "PractitionerRole"}, "us-core-practitionerrole")
+    # no US Core claim: the role has no telecom or endpoint (pd-1); PRD-5 is the Practitioner's telecom
+    role: dict = {"resourceType": "PractitionerRole"}
     if person:
         role["practitioner"] = {"reference": person}
     if code:
@@ -99,8 +100,6 @@ def provider(ctx: Ctx, seg: Segment) -> None:
         role["organization"] = {"reference": org}
     if not person and not org:
         return
-    if not person:
-        role.pop("meta")  # US Core PractitionerRole wants a practitioner or an organization; keep it plain
     key = f"PractitionerRole|prd|{ctx.bundle.key_of(person) if person else ''}|{ctx.leaf(seg, 1)}|{org or ''}"
     ref = ctx.bundle.add(role, key)
     _attach(ctx, ctx.leaf(seg, 1), ref)

@@ -18,7 +18,7 @@ def role(ctx: Ctx, seg: Segment) -> None:
     person = ctx.practitioner(ctx.first(seg, 4)) if ctx.first(seg, 4) else None
     if person is None:
         return
-    res = profiled({"resourceType": "PractitionerRole"}, "us-core-practitionerrole")
+    res: dict = {"resourceType": "PractitionerRole"}
     res["practitioner"] = {"reference": person}
     code = cwe(ctx.first(seg, 3), ctx.enc)
     if code:
@@ -30,8 +30,8 @@ def role(ctx: Ctx, seg: Segment) -> None:
     if specialties:
         res["specialty"] = specialties
     points = [t for t in (xtn(r, ctx.enc) for r in ctx.reps(seg, 12)) if t]
-    if points:
-        res["telecom"] = points
+    if points:  # US Core only with contact details (pd-1: telecom or endpoint)
+        profiled(res, "us-core-practitionerrole")["telecom"] = points
     places = [r for r in (ctx.location(p) for p in ctx.reps(seg, 13)) if r]
     if places:
         res["location"] = [{"reference": r} for r in places]
@@ -146,7 +146,7 @@ def _participant_role(ctx: Ctx, seg: Segment, person: str | None) -> str | None:
     places = [r for r in (ctx.location(p) for p in ctx.reps(seg, 9)) if r]
     if person is None and org is None and not places:
         return None  # a device (PRT-10) or nothing: no PractitionerRole
-    res = profiled({"resourceType": "PractitionerRole"}, "us-core-practitionerrole")
+    res: dict = {"resourceType": "PractitionerRole"}
     if person:
         res["practitioner"] = {"reference": person}
     code = _participation(ctx, ctx.first(seg, 4))
@@ -163,8 +163,8 @@ def _participant_role(ctx: Ctx, seg: Segment, person: str | None) -> str | None:
     if start or end:
         res["period"] = {k: v for k, v in (("start", start), ("end", end)) if v}
     points = [t for t in (xtn(r, ctx.enc) for r in ctx.reps(seg, 15)) if t]
-    if points:
-        res["telecom"] = points
+    if points:  # US Core only with contact details (pd-1: telecom or endpoint)
+        profiled(res, "us-core-practitionerrole")["telecom"] = points
     role_code = code.get("coding", [{}])[0].get("code", "") if code else ""
     who = ctx.bundle.key_of(person or org or places[0])
     return ctx.bundle.add(res, f"PractitionerRole|prt|{who}|{role_code}|{ctx.bundle.key_of(org or '')}|{start}")
