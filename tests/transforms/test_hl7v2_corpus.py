@@ -2,7 +2,8 @@
 
 All 581 messages are run (no sampling): Microsoft FHIR-Converter's 139 samples, LinuxForHealth's
 435 test messages and the IG's 7 benchmark messages.  Each Bundle is validated with
-fhir.resources (R4B) and checked against US Core 6.1; the counts are printed.
+fhir.resources (R4B) and checked against US Core 6.1, its invariants included (a resource claims a
+profile only where it meets them: docs/us-core-invariants.md); the counts are printed.
 """
 
 from __future__ import annotations
@@ -58,9 +59,11 @@ def test_every_message_converts_or_fails_specifically(name: str) -> None:
         if checker is not None:
             us_core += [f"{path.name} {issue}" for issue in checker.check_bundle(bundle)]
     print(f"\n{name}: {len(files)} messages, {converted} Bundles, {sum(errors.values())} specific errors, "
-          f"{len(crashes)} crashes")
+          f"{len(crashes)} crashes, {len(us_core)} US Core issues")
     for reason, count in errors.most_common():
         print(f"  {count:4}  {reason}")
+    for issue, count in Counter(i.split(" ", 2)[2].split(" at ")[0] for i in us_core).most_common():
+        print(f"  {count:4}  US Core {issue}")
     assert crashes == []
     assert us_core == []
 

@@ -8,9 +8,13 @@ It checks what a profile's differential states, for the profiles a resource decl
 - required bindings: the code (or one coding) must come from the bound value set, resolved from
   the ValueSets next to the profiles or, for core FHIR value sets, from a short built-in list.
 
-It is not a FHIR validator (no invariants, no terminology server); it exists so tests can show
-that every output meets the parts of US Core an HL7v2 conversion can get wrong.  Issue texts
-name profiles and element paths only, never values.
+- invariants: each error-severity ``constraint`` (FHIRPath), evaluated with fhirpathpy at its
+  element, sliced elements only on the slice's members; see ``uscore_invariants`` for how, and
+  for what fhirpathpy cannot evaluate as written and how each such case is handled.
+
+It is not a FHIR validator (no terminology server, base FHIR invariants not evaluated); it exists
+so tests can show that every output meets the parts of US Core an HL7v2 conversion can get
+wrong.  Issue texts name profiles, invariant keys and element paths only, never values.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from hl7bridge.transforms.fhir.uscore_invariants import Invariant, Resolver, evaluate_invariant, invariants_of
 from hl7bridge.transforms.fhir.uscore_terms import CORE_VALUE_SETS, ValueSet, load_value_sets
 
 __all__ = ["USCoreChecker", "Rule", "checker_for"]
@@ -47,6 +52,7 @@ class Rule:
 class Profile:
     url: str
     rules: list[Rule]
+    invariants: list[Invariant] = field(default_factory=list)
 
 
 def _pattern(element: dict) -> object:
@@ -140,11 +146,15 @@ class USCoreChecker:
             if path.name.lower().startswith("structuredefinition-"):
                 sd = json.loads(path.read_text(encoding="utf-8"))
                 raw[sd["url"]] = sd
-        profiles = {url: Profile(url, _rules(_chain(raw, url))) for url in raw}
+        profiles = {url: Profile(url, _rules(_chain(raw, url)), invariants_of(_chain(raw, url))) for url in raw}
         return cls(profiles, load_value_sets(resources))
 
-    def check(self, resource: dict) -> list[str]:
-        """Issues for one resource (empty when it meets every declared US Core profile)."""
+    def check(self, resource: dict, resolver: Resolver | None = None) -> list[str]:
+        """Issues for one resource (empty when it meets every declared US Core profile).
+
+        ``resolver`` serves resolve() in invariants (a Bundle's, from ``check_bundle``).
+        """
+        resolver = resolver or Resolver()
         issues: list[str] = []
         for url in resource.get("meta", {}).get("profile", []):
             profile = self.profiles.get(url)
@@ -152,23 +162,33 @@ class USCoreChecker:
                 if url.startswith(US_CORE):
                     issues.append(f"{url.rsplit('/', 1)[-1]}: unknown US Core profile")
                 continue
-            issues += self._check(profile, resource)
+            issues += self._check(profile, resource, resolver)
         for ext in _values(resource, ["extension"]):
             profile = self.profiles.get(ext.get("url", "")) if isinstance(ext, dict) else None
             if profile is not None:
-                issues += self._check(profile, ext)
+                issues += self._check(profile, ext, resolver)
         return issues
 
     def check_bundle(self, bundle: dict) -> list[str]:
         """Issues of every entry, prefixed with the entry index."""
+        resolver = Resolver(bundle)
         return [f"entry[{i}] {issue}" for i, e in enumerate(bundle.get("entry", []))
-                for issue in self.check(e.get("resource", {}))]
+                for issue in self.check(e.get("resource", {}), resolver)]
 
-    def _check(self, profile: Profile, root: dict) -> list[str]:
+    def _check(self, profile: Profile, root: dict, resolver: Resolver) -> list[str]:
         name = profile.url.rsplit("/", 1)[-1]
         issues: list[str] = []
         for rule in profile.rules:
             issues += [f"{name}: {text}" for text in self._rule(rule, root)]
+        slices = {rule.element_id: rule for rule in profile.rules if rule.slice_of is not None}
+
+        def in_slice(element_id: str, value: object) -> bool | None:
+            rule = slices.get(element_id)
+            return None if rule is None else self._in_slice(rule, value)
+
+        for invariant in profile.invariants:
+            text = evaluate_invariant(invariant, root, in_slice, resolver)
+            issues += [f"{name}: {text}"] if text else []
         return issues
 
     def _rule(self, rule: Rule, root: dict) -> list[str]:
