@@ -15,7 +15,7 @@ from hl7v2_builders import msg, of_type, seg
 
 from hl7bridge.transforms.fhir.uscore import USCoreChecker, checker_for
 from hl7bridge.transforms.fhir.uscore_invariants import EXPRESSION_FIXES
-from hl7bridge.transforms.hl7v2.codes import is_npi
+from hl7bridge.transforms.fhir.npi import is_npi
 from hl7bridge.transforms.hl7v2_to_fhir import hl7v2_to_fhir
 
 CORPORA = Path(__file__).resolve().parents[3] / "shared" / "corpora"

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
+from hl7bridge.transforms.fhir.npi import US_NPI
 from hl7bridge.transforms.hl7v2.tables import TABLES
 
-__all__ = ["system_uri", "lookup", "LOCAL_BASE", "V2", "THO", "US_NPI", "is_npi"]
+__all__ = ["system_uri", "lookup", "LOCAL_BASE", "V2", "THO"]
 
 THO = "http://terminology.hl7.org/CodeSystem/"
 V2 = THO + "v2-"
 LOCAL_BASE = "urn:hl7bridge:"
-US_NPI = "http://hl7.org/fhir/sid/us-npi"
 
 # HL7 table 0396 (coding systems) -> FHIR system, per the IG's "CodingSystem" map and
 # terminology.hl7.org naming.
@@ -27,7 +27,7 @@ _SYSTEMS = {
     "HCPCS": "urn:oid:2.16.840.1.113883.6.285", "HCPT": "urn:oid:2.16.840.1.113883.6.14",
     "CDCREC": "urn:oid:2.16.840.1.113883.6.238", "NUCC": "http://nucc.org/provider-taxonomy",
     "NUCCPID": "http://nucc.org/provider-taxonomy", "ISO3166_1": "urn:iso:std:iso:3166",
-    "ISO+": "urn:iso:std:iso:11073:10101", "ISO639": "urn:ietf:bcp:47", "NPI": "http://hl7.org/fhir/sid/us-npi",
+    "ISO+": "urn:iso:std:iso:11073:10101", "ISO639": "urn:ietf:bcp:47", "NPI": US_NPI,
     "FDDC": "http://fdasis.nlm.nih.gov", "UNII": "http://fdasis.nlm.nih.gov", "UPC": "urn:oid:2.16.840.1.113883.6.123",
     "DCM": "http://dicom.nema.org/resources/ontology/DCM", "NCI": "http://ncimeta.nci.nih.gov",
     "UML": "http://www.nlm.nih.gov/research/umls", "HL7CVX": "http://hl7.org/fhir/sid/cvx",
@@ -78,14 +78,3 @@ def lookup(table: str, code: str) -> tuple[str, str, str] | None:
     """The IG concept map ``table``: v2 code -> (code, display, system), or None when unmapped."""
     return TABLES[table].get(code)
 
-
-def is_npi(value: str) -> bool:
-    """A well-formed NPI: ten digits whose last is the Luhn check digit over ``80840`` + the first nine
-    (US Core us-core-16 / us-core-17).  Only such a value goes under the us-npi system."""
-    if len(value) != 10 or not value.isascii() or not value.isdigit():
-        return False
-    total = 0
-    for i, ch in enumerate(reversed("80840" + value)):
-        digit = int(ch) * (2 if i % 2 else 1)
-        total += digit - 9 if digit > 9 else digit
-    return total % 10 == 0

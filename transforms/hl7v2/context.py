@@ -10,7 +10,8 @@ from __future__ import annotations
 from hl7bridge.engine.errors import ParseError
 from hl7bridge.transforms.fhir.bundle import BundleBuilder
 from hl7bridge.transforms.fhir.profiles import US_CORE
-from hl7bridge.transforms.hl7v2.codes import US_NPI, identifier_type, is_npi, lookup, system_uri
+from hl7bridge.transforms.fhir.npi import US_NPI, is_npi
+from hl7bridge.transforms.hl7v2.codes import identifier_type, lookup, system_uri
 from hl7bridge.transforms.hl7v2.comps import leaf_text
 from hl7bridge.transforms.hl7v2.datatypes import Comps, cx, hd_system, validity_period
 from hl7bridge.transforms.hl7v2.encoding import Encoding

@@ -9,7 +9,8 @@ from __future__ import annotations
 import re
 
 from hl7bridge.engine.errors import ParseError
-from hl7bridge.transforms.hl7v2.codes import LOCAL_BASE, US_NPI, V2, identifier_type, is_npi, lookup, system_uri
+from hl7bridge.transforms.fhir.npi import US_NPI, is_npi
+from hl7bridge.transforms.hl7v2.codes import LOCAL_BASE, V2, identifier_type, lookup, system_uri
 from hl7bridge.transforms.hl7v2.comps import Comps
 from hl7bridge.transforms.hl7v2.encoding import Encoding
 
