@@ -1,6 +1,8 @@
 """ORC, OBR, TQ1, SPM and NTE to ServiceRequest, DiagnosticReport, Specimen and notes.
 
 ORC opens an order group; the next OBR (or RXO / RXE / RXA, in seg_pharmacy; ODS / RQD here) completes it.
+Where the message structure puts ORC after its OBR (OUL_R22 / R23 / R24, OPU_R25) the OBR takes the ORC
+that follows it (``following_orc``) and that ORC opens no group of its own.
 In result messages (ORU, OUL) OBR also gives a DiagnosticReport that collects the OBX results.
 """
 
@@ -15,7 +17,7 @@ from hl7bridge.transforms.hl7v2.message import Segment
 from hl7bridge.transforms.hl7v2 import seg_lab
 from hl7bridge.transforms.hl7v2.seg_timing import PRIORITY, apply_pending, apply_tq
 
-__all__ = ["orc", "obr", "spm", "sac", "nte", "diet", "requisition", "supplier", "order_identifiers", "order_status",
+__all__ = ["orc", "following_orc", "anchor_late_participants", "obr", "spm", "sac", "nte", "diet", "requisition", "supplier", "order_identifiers", "order_status",
            "order_requester", "ordering_facility", "support_order", "order_reason"]
 
 _NOTE_CATEGORY = {  # OBR-24 (HL7 table 0074) sections reported as notes rather than lab results
@@ -36,11 +38,52 @@ _REFERRAL_MESSAGES = frozenset(("REF", "RRI"))  # their OBR groups carry results
 # rows 17-26) makes the order's ServiceRequest only.
 _NO_OBR_SPECIMEN = _REFERRAL_MESSAGES | {"MDM"}
 _SPECIAL_HANDLING = "http://hl7.org/fhir/StructureDefinition/specimen-specialHandling"
+# Message structures whose ORDER group has the OBR first, then its PRTs, then [ORC (COMMON_ORDER)]: v2.5.1 to
+# v2.8.2 OUL_R22 / OUL_R23 / OUL_R24 and (from v2.6) OPU_R25.  Every other order structure starts with ORC.
+_ORC_AFTER_OBR = frozenset((("OUL", "R22"), ("OUL", "R23"), ("OUL", "R24"), ("OPU", "R25")))
 
 
 def orc(ctx: Ctx, seg: Segment) -> None:
-    """Remember the ORC for the detail segment that follows."""
+    """Remember the ORC for the detail segment that follows; an ORC its OBR already took changes nothing."""
+    if ctx.group.get("orc") is seg:
+        return
     ctx.group = {"orc": seg}
+
+
+def following_orc(ctx: Ctx, obr_seg: Segment) -> Segment | None:
+    """The ORC of ``obr_seg`` in a structure that puts it after the OBR (and the OBR's PRTs), else None."""
+    if (ctx.msg.message_type, ctx.event) not in _ORC_AFTER_OBR:
+        return None
+    found = False
+    for seg in ctx.msg:
+        if seg is obr_seg:
+            found = True
+        elif found and seg.name != "PRT":
+            return seg if seg.name == "ORC" else None
+    return None
+
+
+def anchor_late_participants(ctx: Ctx) -> None:
+    """PRTs after an ORC that followed its OBR belong to the order that OBR already built: start their
+    search (seg_roles.finish_participants looks from the PRT on) at that order's ServiceRequest."""
+    entries = ctx.bundle.entries
+    for i, (holder, mark, orc_seg) in enumerate(ctx.pending_participants):
+        if holder["resourceType"] != "ServiceRequest" or not _follows_obr(ctx, orc_seg):
+            continue
+        built = [n for n, e in enumerate(entries[:mark]) if e["resource"]["resourceType"] == "ServiceRequest"]
+        if built:
+            ctx.pending_participants[i] = (holder, built[-1], orc_seg)
+
+
+def _follows_obr(ctx: Ctx, orc_seg: Segment | None) -> bool:
+    """True for an ORC the OBR before it took (``following_orc``)."""
+    previous = None
+    for seg in ctx.msg:
+        if seg is orc_seg:
+            return previous is not None and following_orc(ctx, previous) is orc_seg
+        if seg.name == "OBR":
+            previous = seg
+    return False
 
 
 def order_identifiers(ctx: Ctx, orc_seg: Segment | None, detail: Segment | None) -> list[dict]:
@@ -116,8 +159,10 @@ def _key(ctx: Ctx, rtype: str, idents: list[dict], fallback: str) -> tuple[str, 
 
 
 def obr(ctx: Ctx, seg: Segment) -> None:
-    """OBR (+ the pending ORC) -> ServiceRequest, and a DiagnosticReport in result messages."""
+    """OBR (+ the pending ORC, or the ORC that follows it) -> ServiceRequest, and a DiagnosticReport in
+    result messages."""
     orc_seg = ctx.group.get("orc") if not ctx.group.get("detail") else None
+    orc_seg = orc_seg if isinstance(orc_seg, Segment) else following_orc(ctx, seg)
     code = cwe(ctx.first(seg, 4), ctx.enc)
     if code is None:
         raise ParseError("required field OBR-4 (universal service identifier) is empty", location="OBR-4", hl7_code=101)
