@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 from hl7bridge.transforms.ccda_to_fhir import ccda_to_fhir
+from hl7bridge.transforms.fhir.npi import NPI_OID, US_NPI
 
 CORPORA = Path(__file__).resolve().parents[3] / "shared" / "corpora"
 MS = CORPORA / "microsoft-fhir-converter"
@@ -57,13 +58,20 @@ def _index(bundle: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return index
 
 
+def _namespace(system: str | None) -> str | None:
+    """One spelling per identifier namespace. We keep a malformed NPI under the NPI OID (US Core's NPI
+    slice must not claim it, docs/ccda.md); Microsoft writes every NPI-rooted id under us-npi. Both
+    name the same namespace and value, so they compare as one fact."""
+    return US_NPI if system == f"urn:oid:{NPI_OID}" else system
+
+
 def _stem(field: str) -> str:
     return field.removesuffix("DateTime").removesuffix("Period")
 
 
 def facts(res: dict[str, Any], index: dict[str, dict[str, Any]]) -> set[str]:
     """The comparable, valued facts of one resource."""
-    out = {f"id:{i.get('system')}|{i.get('value')}" for i in res.get("identifier", []) if isinstance(i, dict)}
+    out = {f"id:{_namespace(i.get('system'))}|{i.get('value')}" for i in res.get("identifier", []) if isinstance(i, dict)}
     for name in res.get("name", []) if isinstance(res.get("name"), list) else []:
         out |= {f"name:{p.strip().lower()}" for p in [name.get("family", ""), *name.get("given", [])] if p.strip()}
     if isinstance(res.get("name"), str):

@@ -1,4 +1,5 @@
-"""Every full C-CDA document in ../shared/corpora converts, and the Bundle validates as FHIR R4 (R4B models).
+"""Every full C-CDA document in ../shared/corpora converts, the Bundle validates as FHIR R4 (R4B models)
+and meets the US Core 6.1 profiles its resources declare, invariants included (docs/ccda.md).
 
 "Full" means a namespaced ClinicalDocument with a recordTarget; the HL7 examples repository also
 holds stubbed fragments (no namespace, no header), which must be refused with a ParseError.
@@ -18,6 +19,7 @@ from hl7bridge.engine.errors import ParseError
 from hl7bridge.transforms.ccda.context import Context
 from hl7bridge.transforms.ccda.document import document_type
 from hl7bridge.transforms.ccda_to_fhir import ccda_to_fhir
+from hl7bridge.transforms.fhir.uscore import checker_for
 from hl7bridge.transforms.xml_safety import parse_xml
 
 CORPORA = Path(__file__).resolve().parents[3] / "shared" / "corpora"
@@ -67,3 +69,25 @@ def test_every_full_document_also_converts_as_a_transaction() -> None:
         if _FULL.search(data):
             Bundle.model_validate(ccda_to_fhir(data, bundle_type="transaction"))
 
+
+
+@pytest.mark.corpus
+def test_every_full_document_meets_the_us_core_profiles_it_declares() -> None:
+    _needs_corpus()
+    checker = checker_for(CORPORA)
+    if checker is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"US Core 6.1 missing under {CORPORA}")
+        pytest.skip(f"US Core 6.1 not found under {CORPORA}")
+    documents, issues = 0, []
+    for path in _documents():
+        data = path.read_bytes()
+        if _FULL.search(data):
+            documents += 1
+            issues += [f"{path.name} {issue}" for issue in checker.check_bundle(ccda_to_fhir(data))]
+    print(f"\n{documents} documents, {len(issues)} US Core issues")
+    # "<file> entry[i] <profile>: <what> at <where>" -> "<profile>: <what>", counted per kind.
+    for kind, count in Counter(i.split("] ", 1)[1].split(" at ")[0] for i in issues).most_common():
+        print(f"  {count:4}  {kind}")
+    assert documents >= 40
+    assert issues == []

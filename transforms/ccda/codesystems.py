@@ -5,6 +5,8 @@ An OID without a known URI becomes ``urn:oid:<oid>`` and back, as the datatype m
 
 from __future__ import annotations
 
+from hl7bridge.transforms.fhir.npi import NPI_OID, US_NPI
+
 OID_TO_URI: dict[str, str] = {
     "2.16.840.1.113883.6.1": "http://loinc.org",
     "2.16.840.1.113883.6.96": "http://snomed.info/sct",
@@ -35,9 +37,9 @@ OID_TO_URI: dict[str, str] = {
     "2.16.840.1.113883.4.642.3.1009": "http://hl7.org/fhir/ValueSet/allergyintolerance-category",
 }
 
-# Identifier namespaces (II roots) that have a FHIR system URI.
+# Identifier namespaces (II roots) that have a FHIR system URI (an NPI only when valid: datatypes.identifier).
 ID_ROOT_TO_URI: dict[str, str] = {
-    "2.16.840.1.113883.4.6": "http://hl7.org/fhir/sid/us-npi",
+    NPI_OID: US_NPI,
     "2.16.840.1.113883.4.1": "http://hl7.org/fhir/sid/us-ssn",
 }
 

@@ -13,6 +13,7 @@ from typing import Any
 
 from hl7bridge.transforms.ccda.cda import Element, attr, find, find_all, is_null, text_of
 from hl7bridge.transforms.ccda.codesystems import ID_ROOT_TO_URI, system_for_oid
+from hl7bridge.transforms.fhir.npi import NPI_OID, is_npi
 
 DAR_URL = "http://hl7.org/fhir/StructureDefinition/data-absent-reason"
 # CF_NullAbsent: nullFlavor -> data-absent-reason code.
@@ -55,7 +56,7 @@ def identifier(ii: Element | None) -> dict[str, Any] | None:
     if not root:
         return {"value": extension} if extension else None
     if extension:
-        system = ID_ROOT_TO_URI.get(root) or (f"urn:uuid:{root.lower()}" if _UUID.match(root) else f"urn:oid:{root}")
+        system = _id_system(root, extension)
         ident: dict[str, Any] = {"system": system, "value": extension}
     else:
         value = f"urn:uuid:{root.lower()}" if _UUID.match(root) else f"urn:oid:{root}"
@@ -63,6 +64,14 @@ def identifier(ii: Element | None) -> dict[str, Any] | None:
     if ii.get("assigningAuthorityName"):
         ident["assigner"] = {"display": ii.get("assigningAuthorityName")}
     return ident
+
+
+def _id_system(root: str, extension: str) -> str:
+    """The system for an II root. A malformed NPI keeps the NPI OID, so US Core's NPI slice (which
+    matches on the us-npi system) never claims a value that fails us-core-16/17."""
+    if root == NPI_OID and not is_npi(extension):
+        return f"urn:oid:{root}"
+    return ID_ROOT_TO_URI.get(root) or (f"urn:uuid:{root.lower()}" if _UUID.match(root) else f"urn:oid:{root}")
 
 
 def identifiers(elements: list[Element]) -> list[dict[str, Any]]:

@@ -9,6 +9,7 @@ from typing import Any
 from hl7bridge.engine.errors import TransformError
 from hl7bridge.transforms.ccda import datatypes as dt
 from hl7bridge.transforms.ccda.cda import attr, find, find_all, has_template, text_of
+from hl7bridge.transforms.ccda.common import required_concept
 from hl7bridge.transforms.ccda.context import Context, profiled
 from hl7bridge.transforms.ccda.header import authors, organization, practitioner
 from hl7bridge.transforms.ccda.procedures import encounter_class, encounter_status
@@ -47,7 +48,7 @@ def header_encounter(ctx: Context) -> dict[str, str] | None:
         "identifier": dt.identifiers(find_all(enc, "cda:id")),
         "status": encounter_status(enc, period),
         "class": encounter_class(find(enc, "cda:code")),
-        "type": [dt.concept(find(enc, "cda:code"))],
+        "type": [required_concept(ctx, enc)],  # 1..* in US Core; the header's code is optional in CDA
         "subject": ctx.patient_ref,
         "participant": [{"individual": p} for p in people if p],
         "period": period,

@@ -111,6 +111,11 @@ def organization(ctx: Context, org: Element) -> dict[str, str] | None:
     })
     if len(resource) == 1:
         return None
+    # An organisation the document names (custodian, provider organisation, a performer's
+    # organisation) is one that acts, so it is active: US Core requires the element, the IG's
+    # providerOrganization example and the HL7v2 transforms say true, and CDA has no element that
+    # could say an organisation has closed.
+    resource["active"] = True
     return ctx.add(profiled(resource, "us-core-organization"), org, key=_org_key(resource, org))
 
 
@@ -139,7 +144,18 @@ def practitioner(ctx: Context, assigned: Element | None) -> dict[str, str] | Non
     names = resource.get("name") or [{}]
     ids = resource.get("identifier") or [{}]
     key = f"Practitioner|{ids[0].get('system', '')}|{ids[0].get('value', '')}|{names[0].get('family', '')}"
-    return ctx.add(profiled(resource, "us-core-practitioner"), assigned, key=key)
+    return ctx.add(profiled(resource, *_practitioner_profiles(resource)), assigned, key=key)
+
+
+def _practitioner_profiles(resource: dict[str, Any]) -> tuple[str, ...]:
+    """us-core-practitioner only when the person has what it requires: identifiers with a system and
+    a value, names with a family name. An identifier cannot carry data-absent-reason in their place
+    (its system and value stay 1..1), and a bare ``<id/>`` or a given name alone is all some
+    documents carry; the Practitioner is still made, without the claim."""
+    ids, names = resource.get("identifier", []), resource.get("name", [])
+    has_ids = bool(ids) and all(i.get("system") and i.get("value") for i in ids)
+    has_names = bool(names) and all(n.get("family") for n in names)
+    return ("us-core-practitioner",) if has_ids and has_names else ()
 
 
 def authors(ctx: Context, element: Element | None) -> list[dict[str, str]]:

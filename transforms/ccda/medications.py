@@ -83,7 +83,10 @@ def medication_activity(ctx: Context, med: Element) -> dict[str, str]:
             "dosageInstruction": [_dosage(ctx, med, repeat, bounds, with_bounds=True)],
             "doNotPerform": True if med.get("negationInd") == "true" else None,
         }
-        return ctx.add(profiled(dt.compact(resource), "us-core-medicationrequest"), med)
+        # us-core-21: an order needs a requester, which only the entry's author gives (CF map). Without
+        # one the request is still made, but does not claim the profile (as on the HL7v2 side).
+        profiles = ("us-core-medicationrequest",) if requester else ()
+        return ctx.add(profiled(dt.compact(resource), *profiles), med)
     status = "not-taken" if med.get("negationInd") == "true" else STATEMENT_STATUS.get(status_code(med), "unknown")
     resource = {
         "resourceType": "MedicationStatement",

@@ -17,13 +17,22 @@ OBS_STATUS = {"completed": "final", "active": "preliminary", "aborted": "cancell
               "nullified": "entered-in-error", "held": "registered", "new": "registered"}
 REPORT_STATUS = {"completed": "final", "active": "partial", "aborted": "cancelled", "cancelled": "cancelled",
                  "nullified": "entered-in-error", "held": "registered", "new": "registered"}
-# US Core 6.1 vital-sign profiles by LOINC code; anything else is the generic us-core-vital-signs.
-VITAL_PROFILES = {
-    "8302-2": "us-core-body-height", "29463-7": "us-core-body-weight", "3141-9": "us-core-body-weight",
-    "39156-5": "us-core-bmi", "8867-4": "us-core-heart-rate", "9279-1": "us-core-respiratory-rate",
-    "8310-5": "us-core-body-temperature", "59408-5": "us-core-pulse-oximetry", "2708-6": "us-core-pulse-oximetry",
-    "9843-4": "us-core-head-circumference", "8287-5": "us-core-head-circumference",
-}
+# Statuses for which US Core's lab report needs effective[x] (us-core-8) and issued (us-core-9).
+_REPORTED = frozenset(("partial", "preliminary", "final", "amended", "corrected", "appended"))
+VITAL_SIGNS = "us-core-vital-signs"
+# US Core 6.1 vital-sign profiles: the LOINC codes each one's code pattern requires and the UCUM
+# units its valueQuantity allows (fixed code or required binding). Anything else is VITAL_SIGNS.
+VITAL_PROFILES: list[tuple[str, frozenset[str], frozenset[str]]] = [
+    ("us-core-pulse-oximetry", frozenset(("59408-5", "2708-6")), frozenset(("%",))),
+    ("us-core-body-height", frozenset(("8302-2",)), frozenset(("cm", "[in_i]"))),
+    ("us-core-body-weight", frozenset(("29463-7",)), frozenset(("kg", "g", "[lb_av]"))),
+    ("us-core-bmi", frozenset(("39156-5",)), frozenset(("kg/m2",))),
+    ("us-core-heart-rate", frozenset(("8867-4",)), frozenset(("/min",))),
+    ("us-core-respiratory-rate", frozenset(("9279-1",)), frozenset(("/min",))),
+    ("us-core-body-temperature", frozenset(("8310-5",)), frozenset(("Cel", "[degF]"))),
+    ("us-core-head-circumference", frozenset(("9843-4",)), frozenset(("cm", "[in_i]"))),
+]
+LOINC = "http://loinc.org"
 SMOKING_STATUS_LOINC = {"system": "http://loinc.org", "code": "72166-2", "display": "Tobacco smoking status"}
 BIRTH_SEX = "http://hl7.org/fhir/us/core/StructureDefinition/us-core-birthsex"
 
@@ -79,6 +88,8 @@ def observation(ctx: Context, obs: Element, category: str, profile: str | None,
     if profile == "us-core-smokingstatus" and attr(obs, "cda:code", "code") != "72166-2":
         # R1.1 smoking status carries code ASSERTION; US Core (and C-CDA R2.1) want LOINC 72166-2.
         resource["code"] = {"coding": [SMOKING_STATUS_LOINC]}
+    if profile == VITAL_SIGNS:
+        profile = vital_profile(resource)
     return ctx.add(profiled(resource, profile) if profile else profiled(resource), obs)
 
 
@@ -98,7 +109,25 @@ def result_organizer(ctx: Context, organizer: Element) -> list[dict[str, str]]:
         "result": results,
     }
     put_choice(report, "effective", eff)
-    return [ctx.add(profiled(dt.compact(report), "us-core-diagnosticreport-lab"), organizer), *results]
+    report["issued"] = _issued(organizer)
+    report = dt.compact(report)
+    return [ctx.add(profiled(report, *_report_profiles(report)), organizer), *results]
+
+
+def _issued(organizer: Element) -> str | None:
+    """DiagnosticReport.issued: the latest author/time of the organizer, when it is an instant (a time
+    with a zone; a date alone is not when a report was released, and no time is made up)."""
+    times = sorted(t for t in (dt.ts_of(a) for a in find_all(organizer, "cda:author/cda:time")) if t and "T" in t)
+    return times[-1] if times else None
+
+
+def _report_profiles(report: dict[str, Any]) -> tuple[str, ...]:
+    """us-core-diagnosticreport-lab only where its invariants hold: a reported result (us-core-8/9)
+    needs effective[x] and issued. C-CDA has issued only as the organizer's author time, which most
+    senders leave out; the report is still made, without the claim."""
+    if report["status"] in _REPORTED and not ("issued" in report and any(k.startswith("effective") for k in report)):
+        return ()
+    return ("us-core-diagnosticreport-lab",)
 
 
 def assessment(category: str) -> Callable[[Context, Element], list[dict[str, str]]]:
@@ -120,8 +149,27 @@ def vital_signs_organizer(ctx: Context, organizer: Element) -> list[dict[str, st
 
 
 def vital_sign(ctx: Context, obs: Element, organizer: Element | None = None) -> dict[str, str]:
-    profile = VITAL_PROFILES.get(attr(obs, "cda:code", "code") or "", "us-core-vital-signs")
-    return observation(ctx, obs, "vital-signs", profile, organizer)
+    return observation(ctx, obs, "vital-signs", VITAL_SIGNS, organizer)
+
+
+def vital_profile(resource: dict[str, Any]) -> str | None:
+    """The vital-sign profile a mapped Observation meets: a specific one when its codings hold every
+    code the profile's pattern has (a translation counts) and its value is a Quantity in one of the
+    profile's units (or absent, with dataAbsentReason); else the generic one. None when it meets no
+    vital-sign profile: FHIR's vitalsigns base wants a value or a reason, and a Quantity with a UCUM
+    unit. 3141-9 (weight measured) is not 29463-7, and a BMI of unit "1" is not in kg/m2: no unit or
+    code is made up to fit a profile."""
+    values = [k for k in resource if k.startswith("value")]
+    quantity = resource.get("valueQuantity")
+    if not values and "dataAbsentReason" not in resource or quantity is not None and "code" not in quantity:
+        return None
+    if values and quantity is None:
+        return VITAL_SIGNS  # the specific profiles take a Quantity only
+    loinc = {c.get("code") for c in resource.get("code", {}).get("coding", []) if c.get("system") == LOINC}
+    for profile, codes, units in VITAL_PROFILES:
+        if codes <= loinc and (quantity is None or quantity["code"] in units):
+            return profile
+    return VITAL_SIGNS
 
 
 def social_history(ctx: Context, obs: Element) -> dict[str, str] | None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from hl7bridge.transforms.ccda import datatypes as dt
-from hl7bridge.transforms.ccda.cda import Element, attr, find, find_all
+from hl7bridge.transforms.ccda.cda import Element, find, find_all
 from hl7bridge.transforms.ccda.common import entry_author, entry_concept, put_choice, related, required_concept, status_code
 from hl7bridge.transforms.ccda.context import Context, profiled
 from hl7bridge.transforms.ccda.header import organization, practitioner
@@ -76,13 +76,11 @@ def encounter(ctx: Context, enc: Element) -> list[dict[str, str]]:
         "identifier": dt.identifiers(find_all(enc, "cda:id")),
         "status": encounter_status(enc, period),
         "class": encounter_class(find(enc, "cda:code")),
-        "type": [entry_concept(ctx, enc)],
+        "type": [required_concept(ctx, enc)],  # 1..* in US Core: data-absent-reason when uncoded
         "subject": ctx.patient_ref,
         "participant": [{"individual": p} for p in participants],
         "period": period,
         "reasonCode": [c for c in (entry_concept(ctx, i, "cda:value") for i in related(enc, "19")) if c],
         "diagnosis": [{"condition": d} for d in diagnoses],
     }
-    if attr(enc, "cda:code", "nullFlavor") and not resource["type"][0]:
-        resource["type"] = [{"extension": [dt.absent(attr(enc, "cda:code", "nullFlavor"))]}]
     return [ctx.add(profiled(dt.compact(resource), "us-core-encounter"), enc), *diagnoses]
