@@ -33,7 +33,7 @@ def test_an_orc_after_its_obr_gives_the_order_its_numbers_requester_and_status()
     assert len(report["result"]) == 1  # the OBX after the ORC is still the report's result
 
 
-def test_the_obr_numbers_win_over_a_following_orcs_when_both_are_sent() -> None:
+def test_the_obr_numbers_stay_when_the_following_orc_sends_none() -> None:
     obr = seg("OBR", {1: "1", 2: "PL-9^EHR", 3: "FL-9^LAB", 4: "2345-7^Glucose^LN", 25: "F"})
     bundle = hl7v2_to_fhir(msg("OUL^R22", PID, SPM, obr, "ORC|SC|||GRP-1^EHR"), strict=True)
     [request] = of_type(bundle, "ServiceRequest")
@@ -102,3 +102,29 @@ def test_an_order_message_orc_before_its_obr_is_unchanged() -> None:
     assert request["authoredOn"].startswith("2024-01-01T07:00:00")
     role = resolve(bundle, request["requester"])
     assert role["code"] == [{"coding": [{"system": V2 + "0443", "code": "OP"}]}]
+
+
+def test_in_oul_r22_each_spm_encloses_the_orders_after_it() -> None:
+    spm2 = seg("SPM", {1: "2", 2: "SP-2&LAB", 4: "UR^Urine^HL70487"})
+    obr2 = seg("OBR", {1: "2", 4: "5811-5^Specific gravity^LN", 7: "20240101080000", 25: "F"})
+    bundle = hl7v2_to_fhir(msg("OUL^R22", PID, SPM, OBR, LATE_ORC, OBX, spm2, obr2, "ORC|SC||FL-2^LAB"), strict=True)
+    specimen = {s["identifier"][0]["value"]: {"reference": e["fullUrl"]} for e in bundle["entry"]
+                for s in [e["resource"]] if s["resourceType"] == "Specimen" and "identifier" in s}
+    requests = {r["code"]["coding"][0]["code"]: r for r in of_type(bundle, "ServiceRequest")}
+    reports = {r["code"]["coding"][0]["code"]: r for r in of_type(bundle, "DiagnosticReport")}
+    for code, mine, other in (("2345-7", "SP-1", "SP-2"), ("5811-5", "SP-2", "SP-1")):
+        assert requests[code]["specimen"] == [specimen[mine]]
+        assert specimen[mine] in reports[code]["specimen"] and specimen[other] not in reports[code]["specimen"]
+
+
+def test_an_nte_after_the_order_document_is_a_note_on_the_order() -> None:
+    # v2.8 OUL_R22 ORDER: OBR, [ORC, [OBX, TXA]], NTE: the NTE is the order's, not the document's.
+    doc_obx = seg("OBX", {1: "1", 2: "ED", 5: "^TEXT^PLAIN^Base64^SGVsbG8="})
+    txa = seg("TXA", {1: "1", 2: "CN", 4: "20240101080000", 12: "DOC-1^LAB", 17: "AU"})
+    nte = seg("NTE", {1: "1", 3: "Haemolysed", 5: "D-8^Noter^Nora", 6: "20240101100000"})
+    bundle = hl7v2_to_fhir(msg("OUL^R22", PID, SPM, OBR, LATE_ORC, doc_obx, txa, nte, OBX), strict=True)
+    [request] = of_type(bundle, "ServiceRequest")
+    [note] = request["note"]
+    assert note["text"] == "Haemolysed" and note["time"].startswith("2024-01-01T10:00:00")
+    assert resolve(bundle, note["authorReference"])["name"][0]["family"] == "Noter"
+    assert "note" not in of_type(bundle, "DocumentReference")[0]

@@ -9,15 +9,20 @@ from hl7bridge.transforms.hl7v2.context import Ctx
 from hl7bridge.transforms.hl7v2.datatypes import Comps, cwe, dtm, ei, ndl_person, number
 from hl7bridge.transforms.hl7v2.message import Segment
 
-__all__ = ["report_details", "enclosing_specimen", "inventory", "obr_specimen"]
+__all__ = ["report_details", "specimen_encloses_orders", "enclosing_specimen", "inventory", "obr_specimen"]
 
 _PERFORMER_FUNCTION = "http://hl7.org/fhir/StructureDefinition/event-performerFunction"
 _SPECIMEN_FIELDS = (7, 8, 9, 10, 14, 15, 39)
 
 
+def specimen_encloses_orders(ctx: Ctx) -> bool:
+    """True in OUL^R22 / OUL^R23, whose SPECIMEN group (SPM, OBX, SAC) encloses its ORDER groups."""
+    return ctx.msg.message_type == "OUL" and ctx.event in ("R22", "R23")
+
+
 def enclosing_specimen(ctx: Ctx) -> str | None:
     """Before an OBR of OUL^R22 / OUL^R23, whose SPECIMEN group encloses the ORDER: the SPM's Specimen."""
-    if ctx.msg.message_type != "OUL" or ctx.event not in ("R22", "R23"):
+    if not specimen_encloses_orders(ctx):
         return None
     found = ctx.group.get("specimen_ref")
     return found if isinstance(found, str) else None
@@ -32,7 +37,9 @@ def report_details(ctx: Ctx, seg: Segment, enclosing: str | None = None) -> None
     if not isinstance(report, dict):
         return
     if enclosing:
-        report.setdefault("specimen", []).append({"reference": enclosing})
+        for holder in (ctx.group.get("sr"), report):  # the order is for that specimen too
+            if isinstance(holder, dict) and {"reference": enclosing} not in holder.get("specimen", []):
+                holder.setdefault("specimen", []).append({"reference": enclosing})
         ctx.group["specimen_ref"] = enclosing
     orc_seg = ctx.group.get("orc")
     if isinstance(orc_seg, Segment):

@@ -540,6 +540,8 @@ def spm(ctx: Ctx, seg: Segment) -> None:
     ident = next((i for i in idents if i.get("system")), None)
     key = f"Specimen|{ident.get('system', '')}|{ident['value']}" if ident else f"Specimen|{owner}|{ctx.leaf(seg, 1)}"
     ref = ctx.bundle.add(res, key, ident)
+    if seg_lab.specimen_encloses_orders(ctx):
+        ctx.group = {}  # OUL_R22 / R23: a new SPECIMEN group, whose orders follow it (seg_lab.enclosing_specimen)
     for holder in ("sr", "dr"):
         target = ctx.group.get(holder)
         if isinstance(target, dict):
@@ -701,7 +703,10 @@ def nte(ctx: Ctx, seg: Segment) -> None:
     if not text or target is None:
         return
     rtype = target["resourceType"]
-    if rtype == "DiagnosticReport" and isinstance(ctx.group.get("sr"), dict):
+    # the report's notes are its order's; in a result message TXA (the ORDER_DOCUMENT) has no NTE of its
+    # own, so an NTE after it is the ORDER's (OUL_R22 ORDER: OBR, [ORC, [OBX, TXA]], NTE ...)
+    in_order = rtype == "DiagnosticReport" or (rtype == "DocumentReference" and ctx.msg.message_type in _RESULT_MESSAGES)
+    if in_order and isinstance(ctx.group.get("sr"), dict):
         target = ctx.group["sr"]
         rtype = "ServiceRequest"
     if rtype in _NOTE_TYPES:
