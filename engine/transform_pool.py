@@ -201,8 +201,11 @@ class TransformPool:
         future: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
         request = pickle.dumps((channel, body, content_type, meta, run_steps), protocol=pickle.HIGHEST_PROTOCOL)
         worker.pending.append(future)
-        worker.writer.write(_LENGTH.pack(len(request)) + request)
-        await worker.writer.drain()
+        try:
+            worker.writer.write(_LENGTH.pack(len(request)) + request)
+            await worker.writer.drain()
+        except (ConnectionError, OSError):
+            pass  # the worker died: its reader fails every pending call, this one included (ProgramFailed)
         outcome = await future
         if outcome.kind == "failed":
             raise ProgramFailed(f"channel program failed ({outcome.error})")
