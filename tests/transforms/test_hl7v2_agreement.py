@@ -48,12 +48,12 @@ FLOORS: dict[str, float] = {
     "ADT_A28": 0.95, "ADT_A29": 0.97, "ADT_A31": 0.95, "ADT_A40": 0.65, "ADT_A41": 0.79, "ADT_A45": 0.99,
     "ADT_A47": 0.65, "ADT_A60": 0.94, "BAR_P01": 0.91, "BAR_P02": 0.89, "BAR_P12": 0.94, "DFT_P03": 0.93,
     "DFT_P11": 0.83, "MDM_T01": 0.84, "MDM_T02": 0.91, "MDM_T05": 0.85, "MDM_T06": 0.92, "MDM_T09": 0.85,
-    "MDM_T10": 0.92, "OMG_O19": 0.78, "OML_O21": 0.89, "ORM_O01": 0.92, "ORU_R01": 0.91, "OUL_R22": 0.80,
-    "OUL_R23": 0.84, "OUL_R24": 0.81, "RDE_O11": 0.94, "RDE_O25": 0.92, "RDS_O13": 0.94, "REF_I12": 0.88,
+    "MDM_T10": 0.92, "OMG_O19": 0.78, "OML_O21": 0.89, "ORM_O01": 0.92, "ORU_R01": 0.91, "OUL_R22": 0.87,
+    "OUL_R23": 0.90, "OUL_R24": 0.88, "RDE_O11": 0.94, "RDE_O25": 0.92, "RDS_O13": 0.94, "REF_I12": 0.88,
     "REF_I14": 0.87, "SIU_S12": 0.90, "SIU_S13": 0.89, "SIU_S14": 0.89, "SIU_S15": 0.89, "SIU_S16": 0.89,
     "SIU_S17": 0.89, "SIU_S26": 0.89, "VXU_V04": 0.94
 }
-OVERALL_FLOOR = 0.91
+OVERALL_FLOOR = 0.92
 # The message types issue #4 lists (the 90 % aim applies to these; the others are measured too).
 ISSUE_TYPES = frozenset({"ADT_A01", "ADT_A02", "ADT_A03", "ADT_A04", "ADT_A05", "ADT_A06", "ADT_A07", "ADT_A08",
                          "ADT_A11", "ADT_A13", "ADT_A28", "ADT_A31", "ADT_A40", "ORU_R01", "ORM_O01", "OML_O21",
