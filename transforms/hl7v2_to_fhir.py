@@ -23,6 +23,7 @@ from hl7bridge.transforms.hl7v2 import seg_referral
 from hl7bridge.transforms.hl7v2 import seg_device
 from hl7bridge.transforms.hl7v2 import seg_lab
 from hl7bridge.transforms.hl7v2 import seg_allergy_iam
+from hl7bridge.transforms.hl7v2 import seg_diet_supply, seg_notes, seg_order_groups, seg_specimen
 from hl7bridge.transforms.hl7v2.context import Ctx
 from hl7bridge.transforms.hl7v2.datatypes import Comps, authority_system, dtm, instant
 from hl7bridge.transforms.hl7v2.message import Message, Segment
@@ -43,12 +44,12 @@ def _obx(ctx: Ctx, seg: Segment) -> None:
     seg_results.observation(ctx, seg)
     seg_device.equipment_authorities(ctx, seg, ctx.last)  # OBX-18 authority-only repetitions
     seg_pharmacy.part_of_immunization(ctx)  # IG VXU_V04: an order OBX is partOf its Immunization
-    seg_orders.support_order(ctx)  # IG order messages: ServiceRequest.supportingInfo
+    seg_order_groups.support_order(ctx)  # IG order messages: ServiceRequest.supportingInfo
 
 
 def _dg1(ctx: Ctx, seg: Segment) -> None:
     seg_clinical.diagnosis(ctx, seg)
-    seg_orders.order_reason(ctx)  # IG order messages: ServiceRequest.reasonReference
+    seg_order_groups.order_reason(ctx)  # IG order messages: ServiceRequest.reasonReference
 
 
 def _obr(ctx: Ctx, seg: Segment) -> None:
@@ -62,9 +63,9 @@ SEGMENT_MAPPERS: dict[str, Mapper] = {
     "PV2": seg_visit.pv2, "DG1": _dg1, "PR1": seg_clinical.procedure, "AL1": seg_clinical.allergy,
     "IAM": seg_allergy_iam.allergy,
     "IN1": seg_finance.coverage, "GT1": seg_finance.guarantor, "FT1": seg_finance.charge,
-    "ORC": seg_orders.orc, "OBR": _obr, "TQ1": seg_timing.tq1, "SPM": seg_orders.spm, "NTE": seg_orders.nte,
-    "SAC": seg_orders.sac, "INV": seg_lab.inventory, "RF1": seg_referral.referral, "PRD": seg_referral.provider, "AUT": seg_referral.authorization,
-    "ODS": seg_orders.diet, "RQD": seg_orders.requisition, "RQ1": seg_orders.supplier,
+    "ORC": seg_orders.orc, "OBR": _obr, "TQ1": seg_timing.tq1, "SPM": seg_specimen.spm, "NTE": seg_notes.nte,
+    "SAC": seg_specimen.sac, "INV": seg_lab.inventory, "RF1": seg_referral.referral, "PRD": seg_referral.provider, "AUT": seg_referral.authorization,
+    "ODS": seg_diet_supply.diet, "RQD": seg_diet_supply.requisition, "RQ1": seg_diet_supply.supplier,
     "OBX": _obx, "RXA": seg_pharmacy.immunization, "RXR": seg_pharmacy.route,
     "RXE": seg_pharmacy.medication_request, "RXO": seg_pharmacy.medication_request,
     "RXD": seg_dispense.dispense, "RXC": seg_medication.component, "CDO": seg_medication.cumulative_dose,
@@ -115,7 +116,7 @@ def _convert(msg: Message, default_timezone: str) -> dict:
     for doc in ctx.bundle.resources("DocumentReference"):
         seg_document.finish_document(doc)
     seg_finance.finish_charges(ctx)
-    seg_orders.anchor_late_participants(ctx)  # PRT after an ORC that followed its OBR: that OBR's order
+    seg_order_groups.anchor_late_participants(ctx)  # PRT after an ORC that followed its OBR: that OBR's order
     seg_roles.finish_participants(ctx)  # PRT after ORC: onto the order the ORC started
     if not ctx.bundle.resources():
         raise TransformError("no FHIR resource could be built from this message", location="MSH-9")

@@ -12,7 +12,7 @@ from hl7bridge.transforms.hl7v2.context import Ctx
 from hl7bridge.transforms.hl7v2.datatypes import Comps, cwe, date_of, dtm, number, table_concept, xad
 from hl7bridge.transforms.hl7v2.message import Segment
 from hl7bridge.transforms.hl7v2.seg_medication import PRESCRIPTION_TYPE
-from hl7bridge.transforms.hl7v2.seg_orders import order_identifiers, order_requester, order_status, ordering_facility
+from hl7bridge.transforms.hl7v2.seg_order_identity import order_identifiers, order_requester, order_status, ordering_facility
 from hl7bridge.transforms.hl7v2.seg_timing import apply_pending
 
 __all__ = ["immunization", "route", "medication_request", "vaccine_observation"]
