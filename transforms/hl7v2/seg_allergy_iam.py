@@ -17,8 +17,8 @@ from hl7bridge.transforms.hl7v2.codes import THO, V2, lookup
 from hl7bridge.transforms.hl7v2.context import Ctx
 from hl7bridge.transforms.hl7v2.datatypes import Comps, cwe, dtm, xpn
 from hl7bridge.transforms.hl7v2.message import Segment
-from hl7bridge.transforms.hl7v2.seg_clinical import _ALLERGY_TYPE, _ei
-from hl7bridge.transforms.hl7v2.seg_related import _relationship
+from hl7bridge.transforms.hl7v2.seg_clinical import ALLERGY_TYPE, identifier_of_ei
+from hl7bridge.transforms.hl7v2.seg_related import relationship_concepts
 
 __all__ = ["allergy"]
 
@@ -38,12 +38,12 @@ def allergy(ctx: Ctx, seg: Segment) -> None:
     category = lookup("AllergenType[AllergyIntoleranceCategory]", ctx.leaf(seg, 2))
     if category:
         res["category"] = [category[0]]
-    kind = _ALLERGY_TYPE.get(ctx.leaf(seg, 2))
+    kind = ALLERGY_TYPE.get(ctx.leaf(seg, 2))
     if kind:
         res["type"] = kind
     res["code"] = code
     ctx.subject(res, "patient")
-    ident = _ei(ctx, ctx.first(seg, 7))
+    ident = identifier_of_ei(ctx, ctx.first(seg, 7))
     if ident:
         res["identifier"] = [ident]
     reaction = _reaction(ctx, seg)
@@ -142,7 +142,7 @@ def _related_person(ctx: Ctx, seg: Segment, name: dict) -> str:
     res = profiled({"resourceType": "RelatedPerson", "active": True}, "us-core-relatedperson")
     ctx.subject(res, "patient")
     res["name"] = [name]
-    relationship = _relationship(ctx, ctx.first(seg, 15))
+    relationship = relationship_concepts(ctx, ctx.first(seg, 15))
     if relationship:
         res["relationship"] = relationship
     # The key NK1 uses (seg_related.nk1): a contact named both in NK1 and in IAM-14 is one RelatedPerson.

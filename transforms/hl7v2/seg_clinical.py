@@ -9,7 +9,7 @@ from hl7bridge.transforms.hl7v2.context import Ctx
 from hl7bridge.transforms.hl7v2.datatypes import Comps, cwe, dtm, ei
 from hl7bridge.transforms.hl7v2.message import Segment
 
-__all__ = ["diagnosis", "procedure", "allergy"]
+__all__ = ["diagnosis", "procedure", "allergy", "identifier_of_ei", "ALLERGY_TYPE"]
 
 
 def diagnosis(ctx: Ctx, seg: Segment) -> None:
@@ -40,7 +40,7 @@ def diagnosis(ctx: Ctx, seg: Segment) -> None:
     clinician = ctx.practitioner(ctx.first(seg, 16)) if ctx.first(seg, 16) else None
     if clinician:
         res["asserter"] = {"reference": clinician}  # IG DG1-16 diagnosing clinician
-    ident = _ei(ctx, ctx.first(seg, 20))
+    ident = identifier_of_ei(ctx, ctx.first(seg, 20))
     if ident:
         res["identifier"] = [ident]
     label = code.get("coding", [{}])[0].get("code", code.get("text", ""))
@@ -64,7 +64,7 @@ _EXT = "http://hl7.org/fhir/StructureDefinition/"
 
 def _parent_condition(ctx: Ctx, text: str) -> str | None:
     """IG DG1-22 (EI[Condition]): the parent diagnosis, a Condition known by its identifier."""
-    ident = _ei(ctx, text)
+    ident = identifier_of_ei(ctx, text)
     if ident is None or not ctx.patient:
         return None
     res = {"resourceType": "Condition", "identifier": [ident], "subject": {"reference": ctx.patient}}
@@ -83,7 +83,7 @@ def _episode_diagnosis(ctx: Ctx, enc: dict, entry: dict) -> None:
         episode.setdefault("diagnosis", []).append(item)
 
 
-def _ei(ctx: Ctx, text: str) -> dict | None:
+def identifier_of_ei(ctx: Ctx, text: str) -> dict | None:
     """EI -> Identifier; an OID-shaped universal id (EI-3) names the system whatever EI-4 says."""
     ident = ei(text, ctx.enc, ctx.sender_system)
     if ident is not None:
@@ -130,7 +130,7 @@ def procedure(ctx: Ctx, seg: Segment) -> None:
     reason = cwe(ctx.first(seg, 15), ctx.enc)
     if reason:
         res["reasonCode"] = [reason]
-    ident = _ei(ctx, ctx.first(seg, 19))
+    ident = identifier_of_ei(ctx, ctx.first(seg, 19))
     if ident:
         res["identifier"] = [ident]
     parent = _parent_procedure(ctx, ctx.first(seg, 25))
@@ -148,7 +148,7 @@ def procedure(ctx: Ctx, seg: Segment) -> None:
 
 def _parent_procedure(ctx: Ctx, text: str) -> str | None:
     """IG PR1-25: partOf the Procedure whose identifier is the parent procedure id."""
-    ident = _ei(ctx, text)
+    ident = identifier_of_ei(ctx, text)
     if ident is None or not ctx.patient:
         return None
     res = {"resourceType": "Procedure", "status": "unknown", "identifier": [ident], "subject": {"reference": ctx.patient}}
@@ -156,7 +156,7 @@ def _parent_procedure(ctx: Ctx, text: str) -> str | None:
 
 
 # IG AllergyType map (HL7 table 0127 -> AllergyIntolerance.type); MC (contraindication) stays unmapped.
-_ALLERGY_TYPE = dict.fromkeys(("DA", "FA", "MA", "EA", "AA", "PA", "LA"), "allergy")
+ALLERGY_TYPE = dict.fromkeys(("DA", "FA", "MA", "EA", "AA", "PA", "LA"), "allergy")
 
 
 def allergy(ctx: Ctx, seg: Segment) -> None:
@@ -169,7 +169,7 @@ def allergy(ctx: Ctx, seg: Segment) -> None:
     category = lookup("AllergenType[AllergyIntoleranceCategory]", ctx.leaf(seg, 2))
     if category:
         res["category"] = [category[0]]
-    kind = _ALLERGY_TYPE.get(ctx.leaf(seg, 2))
+    kind = ALLERGY_TYPE.get(ctx.leaf(seg, 2))
     if kind:
         res["type"] = kind
     res["code"] = code

@@ -9,13 +9,13 @@ from hl7bridge.transforms.hl7v2.datatypes import Comps, cwe, date_of, dtm, table
 from hl7bridge.transforms.hl7v2.message import Segment
 from hl7bridge.transforms.hl7v2.seg_patient import add_identifier, bcp47_language, insurance_ids, telecom
 
-__all__ = ["nk1", "insured", "mother", "insurance_extra"]
+__all__ = ["nk1", "insured", "mother", "insurance_extra", "relationship_concepts"]
 
 _SSN = "http://hl7.org/fhir/sid/us-ssn"
 _MOTHER = {"system": "http://terminology.hl7.org/CodeSystem/v3-RoleCode", "code": "MTH", "display": "mother"}
 
 
-def _relationship(ctx: Ctx, text: str) -> list[dict]:
+def relationship_concepts(ctx: Ctx, text: str) -> list[dict]:
     """Every coding of a relationship CWE through the IG Relationship map (HL7 table 0063)."""
     concept = cwe(text, ctx.enc) if text else None
     out = []
@@ -35,7 +35,7 @@ def nk1(ctx: Ctx, seg: Segment) -> None:
     names = [n for n in (xpn(r, ctx.enc) for r in ctx.reps(seg, 2) + ctx.reps(seg, 30)) if n]
     if names:
         res["name"] = names
-    relationship = _relationship(ctx, ctx.first(seg, 3))
+    relationship = relationship_concepts(ctx, ctx.first(seg, 3))
     role = table_concept(ctx.leaf(seg, 7), "ContactRole", "0131")
     if relationship or role:
         res["relationship"] = relationship + ([role] if role else [])
@@ -113,7 +113,7 @@ def insured(ctx: Ctx, seg: Segment) -> str | None:
     res = profiled({"resourceType": "RelatedPerson", "active": True}, "us-core-relatedperson")
     res["patient"] = {"reference": ctx.patient}
     res["name"] = names
-    res["relationship"] = _relationship(ctx, ctx.first(seg, 17))
+    res["relationship"] = relationship_concepts(ctx, ctx.first(seg, 17))
     born = dtm(ctx.leaf(seg, 18), ctx.tz, "IN1-18")
     if born:
         res["birthDate"] = date_of(born)
