@@ -116,7 +116,6 @@ def _convert(msg: Message, default_timezone: str) -> dict:
     for doc in ctx.bundle.resources("DocumentReference"):
         seg_document.finish_document(doc)
     seg_finance.finish_charges(ctx)
-    seg_order_groups.anchor_late_participants(ctx)  # PRT after an ORC that followed its OBR: that OBR's order
     seg_roles.finish_participants(ctx)  # PRT after ORC: onto the order the ORC started
     if not ctx.bundle.resources():
         raise TransformError("no FHIR resource could be built from this message", location="MSH-9")

@@ -11,7 +11,7 @@ from hl7bridge.transforms.hl7v2.context import Ctx
 from hl7bridge.transforms.hl7v2.message import Segment
 from hl7bridge.transforms.hl7v2.seg_order_identity import RESULT_MESSAGES
 
-__all__ = ["following_orc", "anchor_late_participants", "support_order", "order_reason"]
+__all__ = ["following_orc", "support_order", "order_reason"]
 
 # Message structures whose ORDER group has the OBR first, then its PRTs, then [ORC (COMMON_ORDER)]: v2.5.1 to
 # v2.8.2 OUL_R22 / OUL_R23 / OUL_R24 and (from v2.6) OPU_R25.  Every other order structure starts with ORC.
@@ -29,29 +29,6 @@ def following_orc(ctx: Ctx, obr_seg: Segment) -> Segment | None:
         elif found and seg.name != "PRT":
             return seg if seg.name == "ORC" else None
     return None
-
-
-def anchor_late_participants(ctx: Ctx) -> None:
-    """PRTs after an ORC that followed its OBR belong to the order that OBR already built: start their
-    search (seg_roles.finish_participants looks from the PRT on) at that order's ServiceRequest."""
-    entries = ctx.bundle.entries
-    for i, (holder, mark, orc_seg) in enumerate(ctx.pending_participants):
-        if holder["resourceType"] != "ServiceRequest" or not _follows_obr(ctx, orc_seg):
-            continue
-        built = [n for n, e in enumerate(entries[:mark]) if e["resource"]["resourceType"] == "ServiceRequest"]
-        if built:
-            ctx.pending_participants[i] = (holder, built[-1], orc_seg)
-
-
-def _follows_obr(ctx: Ctx, orc_seg: Segment | None) -> bool:
-    """True for an ORC the OBR before it took (``following_orc``)."""
-    previous = None
-    for seg in ctx.msg:
-        if seg is orc_seg:
-            return previous is not None and following_orc(ctx, previous) is orc_seg
-        if seg.name == "OBR":
-            previous = seg
-    return False
 
 
 def _ref_of(ctx: Ctx, res: dict) -> str | None:

@@ -90,8 +90,10 @@ _ORDER_KINDS = ("ServiceRequest", "MedicationRequest")
 
 def _target(ctx: Ctx, seg: Segment) -> dict | None:
     """The resource the PRT belongs to: a PRT right after ORC waits for the order that ORC starts
-    (``finish_participants`` hands it over)."""
+    (``finish_participants`` hands it over), unless the ORC followed its OBR and the order exists."""
     previous, following = _neighbours(ctx, seg)
+    if previous == "ORC" and isinstance(ctx.group.get("sr"), dict):
+        return ctx.group["sr"]  # OUL: an ORC its OBR already took (seg_orders.orc); the order is built
     if previous == "ORC" or following == "TXA":  # ORU / OUL ORDER_DOCUMENT: OBX, PRT, then the TXA
         kind = "DocumentReference" if following == "TXA" else "ServiceRequest"
         holder: dict = {"resourceType": kind, "_pending": True}
