@@ -219,6 +219,13 @@ def test_resource_group_books_device_practitioner_and_location_for_its_service()
     assert "X-1" in [i["value"] for i in order["identifier"]]  # IG AIS-11
 
 
+def test_ail4_types_the_booked_location() -> None:
+    bundle = siu(seg("AIL", {1: "1", 3: "CLINIC^101^^HOSP", 4: "C^Clinic^HL70305"}))
+    room = next(loc for loc in of_type(bundle, "Location") if loc["name"] == "101")
+    assert room["type"] == [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v2-0305", "code": "C",
+                                         "display": "Clinic"}]}]
+
+
 def test_cancelled_appointment_revokes_its_order() -> None:
     sch = SCH.replace("|Booked", "|Cancelled") + "|PO-1"
     bundle = hl7v2_to_fhir(msg("SIU^S15", sch, PID, PV1), strict=True)

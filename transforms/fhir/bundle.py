@@ -44,13 +44,14 @@ def _token(text: str) -> str:
 class BundleBuilder:
     """Collects resources under stable keys; one entry per key."""
 
-    __slots__ = ("scope", "_entries", "_refs", "_keys")
+    __slots__ = ("scope", "_entries", "_refs", "_keys", "_by_url")
 
     def __init__(self, scope: str) -> None:
         self.scope = scope
         self._entries: list[dict] = []
         self._refs: dict[str, str] = {}
         self._keys: dict[str, str] = {}
+        self._by_url: dict[str, dict] = {}
 
     def ref(self, key: str) -> str | None:
         """The fullUrl of the entry added under ``key``, or None."""
@@ -87,7 +88,12 @@ class BundleBuilder:
         self._entries.append({"fullUrl": full_url, "resource": resource, "request": request})
         self._refs[key] = full_url
         self._keys[full_url] = key
+        self._by_url[full_url] = resource
         return full_url
+
+    def resource_of(self, full_url: str | None) -> dict | None:
+        """The resource added under ``full_url`` (None for None or a reference outside the Bundle)."""
+        return self._by_url.get(full_url) if full_url else None
 
     def key_of(self, full_url: str) -> str:
         """The key an entry was added under (stable across messages, unlike its fullUrl)."""

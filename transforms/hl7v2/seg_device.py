@@ -68,7 +68,7 @@ def equipment_authorities(ctx: Ctx, seg: Segment, observation: dict | None) -> N
     ref = (observation or {}).get("device", {}).get("reference")
     if not ref:
         return
-    device = next((e["resource"] for e in ctx.bundle.entries if e["fullUrl"] == ref), None)
+    device = ctx.bundle.resource_of(ref)
     if device is None:
         return
     for rep in ctx.reps(seg, 18):

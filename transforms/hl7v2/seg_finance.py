@@ -171,7 +171,7 @@ def _account(ctx: Ctx) -> dict | None:
     """The Account resource PID-18 gave, if any."""
     if not ctx.account:
         return None
-    return next((e["resource"] for e in ctx.bundle.entries if e["fullUrl"] == ctx.account), None)
+    return ctx.bundle.resource_of(ctx.account)
 
 
 def _payor(ctx: Ctx, seg: Segment) -> tuple[str | None, str]:
@@ -283,7 +283,7 @@ def _policy_holder(ctx: Ctx, seg: Segment) -> str | None:
         org = {"resourceType": "Organization", "active": True, "identifier": [employer]}
         return ctx.bundle.add(org, f"Organization|{employer.get('system', '')}|{employer['value']}", employer,
                               create_only=True)
-    org = next((e["resource"] for e in ctx.bundle.entries if e["fullUrl"] == holder), None) if employer else None
+    org = ctx.bundle.resource_of(holder) if employer else None
     if org is not None and employer["value"] not in [i.get("value") for i in org.get("identifier", [])]:
         org.setdefault("identifier", []).append(employer)
     return holder
@@ -436,7 +436,7 @@ def _billed_accounts(ctx: Ctx) -> None:
             code = cwe(ctx.first(seg, 7), ctx.enc)
             start = dtm(Comps(ctx.first(seg, 4), ctx.enc).c(1), ctx.tz, "FT1-4")
             url = ctx.bundle.ref(_charge_key(ctx, seg, code, start)) if code else None
-            charge = next((e["resource"] for e in ctx.bundle.entries if e["fullUrl"] == url), None)
+            charge = ctx.bundle.resource_of(url)
         elif seg.name == "ORC":
             charge = None
         elif seg.name == "BLG" and charge is not None and ctx.first(seg, 3):

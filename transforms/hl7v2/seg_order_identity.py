@@ -48,7 +48,7 @@ def ordering_facility(ctx: Ctx, orc_seg: Segment | None) -> str | None:
     """IG ORC[ServiceRequest] ORC-21/22/23: the ordering facility Organization with its address and phone."""
     facility = ctx.first(orc_seg, 21) if orc_seg is not None else ""
     org = ctx.organization(facility) if facility and orc_seg is not None else None
-    target = next((e["resource"] for e in ctx.bundle.entries if e["fullUrl"] == org), None) if org else None
+    target = ctx.bundle.resource_of(org)
     if target is None or orc_seg is None:
         return org
     address = xad(ctx.first(orc_seg, 22), ctx.enc) if ctx.first(orc_seg, 22) else None

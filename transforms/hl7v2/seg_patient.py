@@ -275,7 +275,7 @@ def _merge_account(ctx: Ctx, seg: Segment) -> None:
     old = {"resourceType": "Account", "status": "unknown", "identifier": [prior],
            "subject": [{"reference": ctx.patient}]}
     ref = ctx.bundle.add(old, f"Account|{prior.get('system', '')}|{prior['value']}", prior)
-    current = next((e["resource"] for e in ctx.bundle.entries if e["fullUrl"] == ctx.account), None)
+    current = ctx.bundle.resource_of(ctx.account)
     if current is None:
         return
     items = [{"type": "source", "resource": {"reference": ctx.account, "type": "Account",

@@ -161,7 +161,7 @@ def _organization(ctx: Ctx, seg: Segment) -> str | None:
     ref = ctx.organization(ctx.first(seg, 10)) if ctx.first(seg, 10) else None
     if ref is None:
         return None
-    org = next((e["resource"] for e in ctx.bundle.entries if e["fullUrl"] == ref), None)
+    org = ctx.bundle.resource_of(ref)
     if org is not None:
         address = [a for a in (xad(r, ctx.enc) for r in ctx.reps(seg, 11)) if a]
         telecom = [t for t in (xtn(r, ctx.enc) for r in ctx.reps(seg, 13)) if t]

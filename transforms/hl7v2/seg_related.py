@@ -74,7 +74,7 @@ def nk1(ctx: Ctx, seg: Segment) -> None:
 def _contact_organization(ctx: Ctx, seg: Segment) -> str | None:
     """IG NK1[Patient]: NK1-13 is the contact's Organization; NK1-30/31/32 its contact person."""
     ref = ctx.organization(ctx.first(seg, 13)) if ctx.first(seg, 13) else None
-    org = next((e["resource"] for e in ctx.bundle.entries if e["fullUrl"] == ref), None) if ref else None
+    org = ctx.bundle.resource_of(ref)
     if org is not None and "contact" not in org:
         person: dict = {}
         name = xpn(ctx.first(seg, 30), ctx.enc)
@@ -169,5 +169,5 @@ def _insured_of(ctx: Ctx) -> dict | None:
     if coverage is None or coverage.get("resourceType") != "Coverage":
         return None
     ref = coverage.get("subscriber", {}).get("reference")
-    found = next((e["resource"] for e in ctx.bundle.entries if e["fullUrl"] == ref), None) if ref else None
+    found = ctx.bundle.resource_of(ref)
     return found if found is not None and found["resourceType"] == "RelatedPerson" else None

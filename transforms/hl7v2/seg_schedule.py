@@ -101,7 +101,7 @@ def _contact_roles(ctx: Ctx, seg: Segment) -> list[str]:
         place = ctx.location(ctx.first(seg, place_at)) if ctx.first(seg, place_at) else None
         key = f"PractitionerRole|{ctx.bundle.key_of(person)}|{ctx.bundle.key_of(place) if place else ''}|contact"
         ref = ctx.bundle.ref(key)
-        role = next((e["resource"] for e in ctx.bundle.entries if e["fullUrl"] == ref), None) if ref else None
+        role = ctx.bundle.resource_of(ref)
         if role is None:
             role = {"resourceType": "PractitionerRole", "practitioner": {"reference": person}}
             if place:
@@ -282,11 +282,15 @@ def _resource_entry(ctx: Ctx, seg: Segment, ref: str, name: str, start_at: int =
 
 
 def resource_location(ctx: Ctx, seg: Segment) -> None:
-    """AIL-3 -> a location participant."""
+    """AIL-3 -> a location participant; AIL-4 (location type, table 0305; no IG target) types that Location."""
     res = _current(ctx)
     if res is None:
         return
     ref = ctx.location(ctx.first(seg, 3)) if ctx.first(seg, 3) else None
+    kind = cwe(ctx.first(seg, 4), ctx.enc)
+    place = ctx.bundle.resource_of(ref)
+    if kind and place is not None and "type" not in place:
+        place["type"] = [kind]
     if ref:
         res["participant"].append(_resource_entry(ctx, seg, ref, "AIL"))
         _serve(ctx, "locationReference", ref)

@@ -72,7 +72,7 @@ def _alternate_placer_numbers(ctx: Ctx, seg: Segment) -> list[dict]:
 def _other_service(ctx: Ctx, key: str, code: dict) -> bool:
     """True when ``key`` already holds a ServiceRequest for a different service code."""
     url = ctx.bundle.ref(key)
-    found = next((e["resource"] for e in ctx.bundle.entries if e["fullUrl"] == url), None) if url else None
+    found = ctx.bundle.resource_of(url)
     return isinstance(found, dict) and found.get("code") != code
 
 
