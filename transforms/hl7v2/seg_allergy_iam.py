@@ -17,7 +17,7 @@ from hl7bridge.transforms.hl7v2.codes import THO, V2, lookup
 from hl7bridge.transforms.hl7v2.context import Ctx
 from hl7bridge.transforms.hl7v2.datatypes import Comps, cwe, dtm, xpn
 from hl7bridge.transforms.hl7v2.message import Segment
-from hl7bridge.transforms.hl7v2.seg_clinical import ALLERGY_TYPE, identifier_of_ei
+from hl7bridge.transforms.hl7v2.seg_clinical import allergen_kind, identifier_of_ei
 from hl7bridge.transforms.hl7v2.seg_related import relationship_concepts
 
 __all__ = ["allergy"]
@@ -35,12 +35,7 @@ def allergy(ctx: Ctx, seg: Segment) -> None:
         res["verificationStatus"] = {"coding": [{"system": _VERIFICATION, "code": "entered-in-error"}]}
     else:
         res["clinicalStatus"] = _clinical_status(ctx, seg)
-    category = lookup("AllergenType[AllergyIntoleranceCategory]", ctx.leaf(seg, 2))
-    if category:
-        res["category"] = [category[0]]
-    kind = ALLERGY_TYPE.get(ctx.leaf(seg, 2))
-    if kind:
-        res["type"] = kind
+    allergen_kind(res, ctx.leaf(seg, 2))
     res["code"] = code
     ctx.subject(res, "patient")
     ident = identifier_of_ei(ctx, ctx.first(seg, 7))

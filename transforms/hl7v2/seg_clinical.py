@@ -9,7 +9,7 @@ from hl7bridge.transforms.hl7v2.context import Ctx
 from hl7bridge.transforms.hl7v2.datatypes import Comps, cwe, dtm, ei
 from hl7bridge.transforms.hl7v2.message import Segment
 
-__all__ = ["diagnosis", "procedure", "allergy", "identifier_of_ei", "ALLERGY_TYPE"]
+__all__ = ["diagnosis", "procedure", "allergy", "identifier_of_ei", "allergen_kind"]
 
 
 def diagnosis(ctx: Ctx, seg: Segment) -> None:
@@ -156,7 +156,17 @@ def _parent_procedure(ctx: Ctx, text: str) -> str | None:
 
 
 # IG AllergyType map (HL7 table 0127 -> AllergyIntolerance.type); MC (contraindication) stays unmapped.
-ALLERGY_TYPE = dict.fromkeys(("DA", "FA", "MA", "EA", "AA", "PA", "LA"), "allergy")
+_ALLERGY_TYPE = dict.fromkeys(("DA", "FA", "MA", "EA", "AA", "PA", "LA"), "allergy")
+
+
+def allergen_kind(res: dict, allergen_type: str) -> None:
+    """AL1-2 / IAM-2 allergen type (table 0127) -> AllergyIntolerance category (IG AllergenType map) and type."""
+    category = lookup("AllergenType[AllergyIntoleranceCategory]", allergen_type)
+    if category:
+        res["category"] = [category[0]]
+    kind = _ALLERGY_TYPE.get(allergen_type)
+    if kind:
+        res["type"] = kind
 
 
 def allergy(ctx: Ctx, seg: Segment) -> None:
@@ -166,12 +176,7 @@ def allergy(ctx: Ctx, seg: Segment) -> None:
         raise ParseError("required field AL1-3 (allergen) is empty", location="AL1-3", hl7_code=101)
     res = profiled({"resourceType": "AllergyIntolerance"}, "us-core-allergyintolerance")
     res["clinicalStatus"] = {"coding": [{"system": THO + "allergyintolerance-clinical", "code": "active"}]}
-    category = lookup("AllergenType[AllergyIntoleranceCategory]", ctx.leaf(seg, 2))
-    if category:
-        res["category"] = [category[0]]
-    kind = ALLERGY_TYPE.get(ctx.leaf(seg, 2))
-    if kind:
-        res["type"] = kind
+    allergen_kind(res, ctx.leaf(seg, 2))
     res["code"] = code
     ctx.subject(res, "patient")
     reactions = [ctx.enc.unescape(r) for r in ctx.reps(seg, 5)]
