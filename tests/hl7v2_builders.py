@@ -5,9 +5,11 @@ from __future__ import annotations
 V2 = "http://terminology.hl7.org/CodeSystem/v2-"
 
 
-def msg(kind: str, *segments: str) -> str:
-    """A message of type ``kind`` (e.g. ``ORM^O01``) from a fixed synthetic MSH and the given segments."""
-    header = f"MSH|^~\\&|APP|TESTHOSP^1.2.3^ISO|RCV|FAC|20240102030405-0500||{kind}|C1|P|2.5.1"
+def msg(kind: str, *segments: str, facility: str = "TESTHOSP", sent: str = "20240102030405-0500",
+        control: str = "C1") -> str:
+    """A message of type ``kind`` (e.g. ``ORM^O01``) from a synthetic MSH (sending facility
+    ``facility``^1.2.3^ISO, MSH-7 ``sent``, MSH-10 ``control``) and the given segments."""
+    header = f"MSH|^~\\&|APP|{facility}^1.2.3^ISO|RCV|FAC|{sent}||{kind}|{control}|P|2.5.1"
     return "\r".join((header,) + segments) + "\r"
 
 
@@ -18,6 +20,14 @@ def seg(name: str, fields: dict[int, str]) -> str:
 
 def of_type(bundle: dict, rtype: str) -> list[dict]:
     return [e["resource"] for e in bundle["entry"] if e["resource"]["resourceType"] == rtype]
+
+
+def url_of(bundle: dict, resource: dict) -> str:
+    return next(e["fullUrl"] for e in bundle["entry"] if e["resource"] is resource)
+
+
+def entry_of(bundle: dict, resource: dict) -> dict:
+    return next(e for e in bundle["entry"] if e["resource"] is resource)
 
 
 def resolve(bundle: dict, ref: dict) -> dict:

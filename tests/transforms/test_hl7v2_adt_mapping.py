@@ -3,20 +3,16 @@ Observation, Procedure and Location; synthetic messages only."""
 
 from __future__ import annotations
 
+from functools import partial
+
 from hl7bridge.transforms.hl7v2_to_fhir import hl7v2_to_fhir
+from hl7v2_builders import msg as _msg, of_type
+
+msg = partial(_msg, facility="HOSP")
 
 PID = "PID|1||PAT-1^^^HOSP&1.2.3&ISO^MR||Testperson^Alex||19800101|F"
 PV1 = "PV1|1|I|WARD-A^R-1^B-1^HOSP|||||||||||||||||V-1^^^HOSP^VN"
 V2_0203 = "http://terminology.hl7.org/CodeSystem/v2-0203"
-
-
-def msg(kind: str, *segments: str) -> str:
-    header = f"MSH|^~\\&|APP|HOSP^1.2.3^ISO|RCV|FAC|20240102030405-0500||{kind}|C1|P|2.5.1"
-    return "\r".join((header,) + segments) + "\r"
-
-
-def of_type(bundle: dict, rtype: str) -> list[dict]:
-    return [e["resource"] for e in bundle["entry"] if e["resource"]["resourceType"] == rtype]
 
 
 def field_list(name: str, values: dict[int, str]) -> str:

@@ -5,34 +5,18 @@ Synthetic messages only; each test builds the few fields it needs.
 
 from __future__ import annotations
 
+from functools import partial
+
 import pytest
 
 from hl7bridge.engine.errors import ParseError
 from hl7bridge.transforms.hl7v2_to_fhir import hl7v2_to_fhir
+from hl7v2_builders import msg as _msg, of_type, seg, url_of
+
+msg = partial(_msg, facility="HOSP")
 
 PID = "PID|1||P-100^^^HOSP&1.2.3&ISO^MR||Testperson^Alex||19800101|F||||||||||ACC-1^^^HOSP&1.2.3&ISO^AN"
 PV1 = "PV1|1|O|CLINIC^^^HOSP||||||||||||||||V-1^^^HOSP^VN"
-
-
-def seg(name: str, fields: dict[int, str]) -> str:
-    """A segment with ``fields`` (1-based position -> ER7 text), the rest empty."""
-    values = [""] * max(fields)
-    for n, text in fields.items():
-        values[n - 1] = text
-    return name + "|" + "|".join(values)
-
-
-def msg(kind: str, *segments: str) -> str:
-    header = f"MSH|^~\\&|APP|HOSP^1.2.3^ISO|RCV|FAC|20240102030405-0500||{kind}|C1|P|2.5.1"
-    return "\r".join((header,) + segments) + "\r"
-
-
-def of_type(bundle: dict, rtype: str) -> list[dict]:
-    return [e["resource"] for e in bundle["entry"] if e["resource"]["resourceType"] == rtype]
-
-
-def url_of(bundle: dict, resource: dict) -> str:
-    return next(e["fullUrl"] for e in bundle["entry"] if e["resource"] is resource)
 
 
 def codes(concept: dict) -> set[tuple[str, str]]:

@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 from hl7bridge.transforms.hl7v2_to_fhir import hl7v2_to_fhir
+from hl7v2_builders import msg as _msg, of_type
+
+msg = partial(_msg, facility="HOSP")
 
 PID = "PID|1||12345^^^HOSP&1.2.3&ISO^MR||Doe^Jane||19800101|F"
-
-
-def msg(kind: str, *segments: str) -> str:
-    header = f"MSH|^~\\&|APP|HOSP^1.2.3^ISO|RCV|FAC|20240102030405-0500||{kind}|C1|P|2.5.1"
-    return "\r".join((header,) + segments) + "\r"
-
-
-def of_type(bundle: dict, rtype: str) -> list[dict]:
-    return [e["resource"] for e in bundle["entry"] if e["resource"]["resourceType"] == rtype]
 
 
 def test_pid21_mother_identifier_becomes_a_mother_related_person() -> None:

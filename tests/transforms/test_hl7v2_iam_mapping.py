@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from hl7v2_builders import V2, msg, of_type, resolve, seg
+from hl7v2_builders import V2, entry_of, msg, of_type, resolve, seg
 
 from hl7bridge.engine.errors import ParseError
 from hl7bridge.transforms.fhir.uscore import checker_for
@@ -36,10 +36,6 @@ def a60(*segments: str) -> dict:
 def allergy_of(bundle: dict) -> dict:
     (found,) = of_type(bundle, "AllergyIntolerance")
     return found
-
-
-def entry_of(bundle: dict, resource: dict) -> dict:
-    return next(e for e in bundle["entry"] if e["resource"] is resource)
 
 
 def test_full_iam_meets_us_core_allergyintolerance() -> None:

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 from pathlib import Path
 
 import pytest
 
 from hl7bridge.transforms.fhir.uscore import checker_for
 from hl7bridge.transforms.hl7v2_to_fhir import hl7v2_to_fhir
+from hl7v2_builders import msg as _msg, of_type
+
+msg = partial(_msg, facility="CLINIC", sent="20240301120000-0500")
 
 CORPORA = Path(__file__).resolve().parents[3] / "shared" / "corpora"
 PID = "PID|1||PT-100^^^CLINIC&1.2.3.4&ISO^MR||Testperson^Alex||19700101|U"
@@ -20,15 +25,6 @@ RXE = ("RXE||11111-2222-33^Testamycin 250 mg cap^NDC|1||cap^capsule|CAP^Capsule^
 RXC = "RXC|A|22222-3333-44^Diluent^NDC|100|mL^mL^UCUM|5|mg^mg^UCUM||100|mL^mL^UCUM"
 RXD = ("RXD|1|11111-2222-33^Testamycin 250 mg cap^NDC|20240302|20|cap^capsule|CAP^Capsule^L|RX-9||Shake well|"
        "PH-1^Pharmacist^Pat||3^&cap|||||||||||||99999^Testamycin oral^SCT|||||STORE1^Store One^L|3 Test Way||R^Refill^HL70484")
-
-
-def msg(kind: str, *segments: str) -> str:
-    header = f"MSH|^~\\&|APP|CLINIC^1.2.3^ISO|RCV|FAC|20240301120000-0500||{kind}|C1|P|2.5.1"
-    return "\r".join((header,) + segments) + "\r"
-
-
-def of_type(bundle: dict, rtype: str) -> list[dict]:
-    return [e["resource"] for e in bundle["entry"] if e["resource"]["resourceType"] == rtype]
 
 
 def resolve(bundle: dict, ref: str) -> dict:

@@ -5,29 +5,17 @@ a DocumentReference related resource (synthetic messages, no real data)."""
 from __future__ import annotations
 
 from hl7bridge.transforms.hl7v2_to_fhir import hl7v2_to_fhir
+from hl7v2_builders import msg, of_type, resolve
 
 PID = "PID|1||T-300^^^TESTHOSP&1.2.3&ISO^MR||Testperson^Alex||19800101|F"
 V2 = "http://terminology.hl7.org/CodeSystem/v2-"
 LPT = "http://terminology.hl7.org/CodeSystem/location-physical-type"
 
 
-def msg(kind: str, *segments: str) -> str:
-    header = f"MSH|^~\\&|APP|TESTHOSP^1.2.3^ISO|RCV|FAC|20240102030405-0500||{kind}|C1|P|2.5.1"
-    return "\r".join((header,) + segments) + "\r"
-
-
 def obr(fields: dict[int, str]) -> str:
     base = {1: "1", 2: "P1^EHR", 3: "F1^LAB", 4: "1234-5^Panel^LN", 25: "F"}
     base.update(fields)
     return "|".join(["OBR"] + [base.get(n, "") for n in range(1, max(base) + 1)])
-
-
-def of_type(bundle: dict, rtype: str) -> list[dict]:
-    return [e["resource"] for e in bundle["entry"] if e["resource"]["resourceType"] == rtype]
-
-
-def resolve(bundle: dict, ref: dict) -> dict:
-    return next(e["resource"] for e in bundle["entry"] if e["fullUrl"] == ref["reference"])
 
 
 def chain(bundle: dict, location: dict) -> list[tuple[str, str]]:

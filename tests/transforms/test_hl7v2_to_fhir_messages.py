@@ -2,28 +2,20 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 from pathlib import Path
 
 import pytest
 
 from hl7bridge.engine.errors import ParseError
 from hl7bridge.transforms.hl7v2_to_fhir import hl7v2_to_fhir
+from hl7v2_builders import entry_of, msg as _msg, of_type
+
+msg = partial(_msg, facility="HOSP")
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "hl7v2"
 PID = "PID|1||12345^^^HOSP&1.2.3&ISO^MR||Doe^Jane||19800101|F"
-
-
-def msg(kind: str, *segments: str, control: str = "C1") -> str:
-    header = f"MSH|^~\\&|APP|HOSP^1.2.3^ISO|RCV|FAC|20240102030405-0500||{kind}|{control}|P|2.5.1"
-    return "\r".join((header,) + segments) + "\r"
-
-
-def of_type(bundle: dict, rtype: str) -> list[dict]:
-    return [e["resource"] for e in bundle["entry"] if e["resource"]["resourceType"] == rtype]
-
-
-def entry_of(bundle: dict, resource: dict) -> dict:
-    return next(e for e in bundle["entry"] if e["resource"] is resource)
 
 
 def test_adt_fixture_builds_a_valid_transaction_bundle() -> None:
