@@ -42,6 +42,14 @@ def dtm(text: str, tz: str, loc: str) -> str | None:
     return f"{y}-{mo}-{d}T{h}:{mi or '00'}:{s or '00'}{frac or ''}{offset}"
 
 
+def put_time(target: dict, name: str, start: str | None, end: str | None) -> None:
+    """A time choice element ``name[x]``: ``namePeriod`` when both ends are known, else ``nameDateTime``."""
+    if start and end:
+        target[name + "Period"] = {"start": start, "end": end}
+    elif start:
+        target[name + "DateTime"] = start
+
+
 def date_of(value: str | None) -> str | None:
     """The date part of a FHIR dateTime."""
     return value[:10] if value else None

@@ -5,7 +5,7 @@ from __future__ import annotations
 from hl7bridge.transforms.fhir.profiles import profiled
 from hl7bridge.transforms.hl7v2.codes import V2, lookup
 from hl7bridge.transforms.hl7v2.context import Ctx
-from hl7bridge.transforms.hl7v2.datatypes import dtm, instant, ndl_person
+from hl7bridge.transforms.hl7v2.datatypes import dtm, instant, ndl_person, put_time
 from hl7bridge.transforms.hl7v2.message import Segment
 from hl7bridge.transforms.hl7v2.seg_order_identity import order_key
 
@@ -46,10 +46,7 @@ def report(ctx: Ctx, seg: Segment, code: dict, idents: list[dict], sr_ref: str, 
         res["encounter"] = {"reference": ctx.encounter}
     start = dtm(ctx.leaf(seg, 7), ctx.tz, "OBR-7")
     end = dtm(ctx.leaf(seg, 8), ctx.tz, "OBR-8")
-    if start and end:
-        res["effectivePeriod"] = {"start": start, "end": end}
-    elif start:
-        res["effectiveDateTime"] = start
+    put_time(res, "effective", start, end)
     issued = instant(dtm(ctx.leaf(seg, 22), ctx.tz, "OBR-22"))
     if issued:
         res["issued"] = issued

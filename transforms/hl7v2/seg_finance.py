@@ -6,7 +6,7 @@ from hl7bridge.engine.errors import ParseError
 from hl7bridge.transforms.fhir.profiles import DATA_ABSENT, profiled
 from hl7bridge.transforms.hl7v2.codes import LOCAL_BASE, THO, V2, lookup, system_uri
 from hl7bridge.transforms.hl7v2.context import Ctx
-from hl7bridge.transforms.hl7v2.datatypes import Comps, cwe, cx, date_of, dtm, number, xad, xpn, xtn
+from hl7bridge.transforms.hl7v2.datatypes import Comps, cwe, cx, date_of, dtm, number, put_time, xad, xpn, xtn
 from hl7bridge.transforms.hl7v2.message import Segment
 from hl7bridge.transforms.hl7v2.seg_patient import bcp47_language
 from hl7bridge.transforms.hl7v2.seg_related import insured
@@ -308,10 +308,7 @@ def charge(ctx: Ctx, seg: Segment) -> None:
         res["context"] = {"reference": ctx.encounter}
     when = Comps(ctx.first(seg, 4), ctx.enc)
     start, end = dtm(when.c(1), ctx.tz, "FT1-4"), dtm(when.c(2), ctx.tz, "FT1-4")
-    if start and end:
-        res["occurrencePeriod"] = {"start": start, "end": end}
-    elif start:
-        res["occurrenceDateTime"] = start
+    put_time(res, "occurrence", start, end)
     posted = dtm(ctx.leaf(seg, 5), ctx.tz, "FT1-5")
     if posted:
         res["enteredDate"] = posted  # FT1-5 posting date: when the charge was entered

@@ -6,7 +6,7 @@ from __future__ import annotations
 from hl7bridge.transforms.fhir.profiles import absent, profiled
 from hl7bridge.transforms.hl7v2.codes import THO, lookup, system_uri
 from hl7bridge.transforms.hl7v2.context import Ctx
-from hl7bridge.transforms.hl7v2.datatypes import Comps, cwe, dtm, ei, ndl_person, number
+from hl7bridge.transforms.hl7v2.datatypes import Comps, cwe, dtm, ei, ndl_person, number, put_time
 from hl7bridge.transforms.hl7v2.message import Segment
 
 __all__ = ["report_details", "specimen_encloses_orders", "enclosing_specimen", "inventory", "obr_specimen"]
@@ -154,10 +154,7 @@ def obr_specimen(ctx: Ctx, seg: Segment, key: str) -> str | None:
 def _collection(ctx: Ctx, seg: Segment, source: Comps) -> dict:
     collection: dict = {}
     start, end = dtm(ctx.leaf(seg, 7), ctx.tz, "OBR-7"), dtm(ctx.leaf(seg, 8), ctx.tz, "OBR-8")
-    if start and end:
-        collection["collectedPeriod"] = {"start": start, "end": end}
-    elif start:
-        collection["collectedDateTime"] = start
+    put_time(collection, "collected", start, end)
     volume = Comps(ctx.first(seg, 9), ctx.enc)
     if volume.c(1):
         quantity: dict = {"value": number(volume.c(1), "OBR-9")}

@@ -6,7 +6,7 @@ from hl7bridge.transforms.fhir.profiles import absent, profiled
 from hl7bridge.transforms.hl7v2 import seg_lab
 from hl7bridge.transforms.hl7v2.codes import V2, lookup
 from hl7bridge.transforms.hl7v2.context import Ctx
-from hl7bridge.transforms.hl7v2.datatypes import Comps, cwe, dtm, ei
+from hl7bridge.transforms.hl7v2.datatypes import Comps, cwe, dtm, ei, put_time
 from hl7bridge.transforms.hl7v2.message import Segment
 from hl7bridge.transforms.hl7v2.seg_order_datatypes import cq, eip_part, mapped_concept
 
@@ -71,10 +71,7 @@ def _spm_collection(ctx: Ctx, seg: Segment, res: dict) -> None:
     collection: dict = {}
     collected = Comps(ctx.first(seg, 17), ctx.enc)
     start, end = dtm(collected.c(1), ctx.tz, "SPM-17"), dtm(collected.c(2), ctx.tz, "SPM-17")
-    if start and end:
-        collection["collectedPeriod"] = {"start": start, "end": end}
-    elif start:
-        collection["collectedDateTime"] = start
+    put_time(collection, "collected", start, end)
     method = mapped_concept(ctx, ctx.first(seg, 7), "SpecimenCollectionMethod")
     if method:
         collection["method"] = method
