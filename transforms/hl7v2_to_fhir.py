@@ -16,14 +16,11 @@ from collections.abc import Callable
 
 from hl7bridge.engine.errors import HL7BridgeError, ParseError, TransformError
 from hl7bridge.transforms.fhir.bundle import BundleBuilder
-from hl7bridge.transforms.hl7v2 import seg_clinical, seg_document, seg_finance, seg_orders, seg_patient, seg_timing
-from hl7bridge.transforms.hl7v2 import seg_pharmacy, seg_related, seg_results, seg_roles, seg_schedule, seg_visit
-from hl7bridge.transforms.hl7v2 import seg_dispense, seg_medication, seg_trial
-from hl7bridge.transforms.hl7v2 import seg_referral
-from hl7bridge.transforms.hl7v2 import seg_device
-from hl7bridge.transforms.hl7v2 import seg_lab
-from hl7bridge.transforms.hl7v2 import seg_allergy_iam
-from hl7bridge.transforms.hl7v2 import seg_diet_supply, seg_notes, seg_order_groups, seg_specimen
+from hl7bridge.transforms.hl7v2 import (
+    seg_allergy_iam, seg_clinical, seg_device, seg_diet_supply, seg_dispense, seg_document, seg_finance, seg_lab,
+    seg_medication, seg_notes, seg_order_groups, seg_orders, seg_patient, seg_pharmacy, seg_referral, seg_related,
+    seg_results, seg_roles, seg_schedule, seg_specimen, seg_timing, seg_trial, seg_visit,
+)
 from hl7bridge.transforms.hl7v2.context import Ctx
 from hl7bridge.transforms.hl7v2.datatypes import Comps, authority_system, dtm, instant
 from hl7bridge.transforms.hl7v2.message import Message, Segment
