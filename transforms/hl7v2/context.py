@@ -17,8 +17,16 @@ from hl7bridge.transforms.hl7v2.datatypes import Comps, cx, hd_system, validity_
 from hl7bridge.transforms.hl7v2.encoding import Encoding
 from hl7bridge.transforms.hl7v2.message import Message, Segment
 
-__all__ = ["Ctx"]
+__all__ = ["Ctx", "practitioner_key"]
 
+
+
+def practitioner_key(ident: dict | None, name: dict) -> str:
+    """The bundle key of a Practitioner: its identifier, else its name (family and given), so the same
+    person named by an XCN, a PRD or an IAM-14 reporter is one resource."""
+    if ident:
+        return f"Practitioner|{ident['system']}|{ident['value']}"
+    return f"Practitioner|name|{name.get('family', '')}|{'|'.join(name.get('given', []))}"
 
 class Ctx:
     """Everything segment mappers share while converting one message."""
@@ -132,7 +140,7 @@ class Ctx:
                                                           "code": f.c(7)}]}}]
         if ident and family:
             res["meta"] = {"profile": [US_CORE + "us-core-practitioner"]}
-        key = f"Practitioner|{ident['system']}|{value}" if ident else f"Practitioner|name|{family}|{'|'.join(given)}"
+        key = practitioner_key(ident, name)
         return self.bundle.add(res, key, ident, create_only=True)
 
     def practitioner_role(self, xcn: str, system: str, code: str, org: str | None = None) -> str | None:

@@ -14,11 +14,11 @@ from __future__ import annotations
 from hl7bridge.engine.errors import ParseError
 from hl7bridge.transforms.fhir.profiles import profiled
 from hl7bridge.transforms.hl7v2.codes import THO, V2, lookup
-from hl7bridge.transforms.hl7v2.context import Ctx
+from hl7bridge.transforms.hl7v2.context import Ctx, practitioner_key
 from hl7bridge.transforms.hl7v2.datatypes import Comps, cwe, dtm, xpn
 from hl7bridge.transforms.hl7v2.message import Segment
 from hl7bridge.transforms.hl7v2.seg_clinical import allergen_kind, identifier_of_ei
-from hl7bridge.transforms.hl7v2.seg_related import relationship_concepts
+from hl7bridge.transforms.hl7v2.seg_related import contact_key, relationship_concepts
 
 __all__ = ["allergy"]
 
@@ -140,18 +140,13 @@ def _related_person(ctx: Ctx, seg: Segment, name: dict) -> str:
     relationship = relationship_concepts(ctx, ctx.first(seg, 15))
     if relationship:
         res["relationship"] = relationship
-    # The key NK1 uses (seg_related.nk1): a contact named both in NK1 and in IAM-14 is one RelatedPerson.
-    key = (f"RelatedPerson|{ctx.patient_key}|{name.get('family', '')}|{'.'.join(name.get('given', []))}"
-           f"|{ctx.leaf(seg, 15)}")
-    return ctx.bundle.add(res, key)
+    return ctx.bundle.add(res, contact_key(ctx, name, ctx.leaf(seg, 15)))  # one RelatedPerson with NK1's
 
 
 def _named_practitioner(ctx: Ctx, name: dict) -> str:
     """A Practitioner from an XPN: no identifier, so no US Core profile (it requires one)."""
     res = {"resourceType": "Practitioner", "name": [name]}
-    # The key Ctx.practitioner gives a name-only XCN, so the same doctor named there is one Practitioner.
-    key = f"Practitioner|name|{name.get('family', '')}|{'|'.join(name.get('given', []))}"
-    return ctx.bundle.add(res, key)
+    return ctx.bundle.add(res, practitioner_key(None, name))
 
 
 def _key(ctx: Ctx, code: dict, ident: dict | None) -> str:

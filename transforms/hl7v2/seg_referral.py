@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from hl7bridge.transforms.fhir.profiles import profiled
 from hl7bridge.transforms.hl7v2.codes import THO, V2
-from hl7bridge.transforms.hl7v2.context import Ctx
+from hl7bridge.transforms.hl7v2.context import Ctx, practitioner_key
 from hl7bridge.transforms.hl7v2.datatypes import Comps, authority_system, cwe, date_of, dtm, ei, xad, xpn, xtn
 from hl7bridge.transforms.hl7v2.message import Segment
 from hl7bridge.transforms.hl7v2.seg_timing import PRIORITY
@@ -137,9 +137,7 @@ def _practitioner(ctx: Ctx, seg: Segment) -> str | None:
         profiled(res, "us-core-practitioner")
     ident = idents[0] if idents else None
     name = names[0] if names else {}
-    key = (f"Practitioner|{ident['system']}|{ident['value']}" if ident
-           else f"Practitioner|name|{name.get('family', '')}|{'|'.join(name.get('given', []))}")
-    return ctx.bundle.add(res, key, ident, create_only=True)
+    return ctx.bundle.add(res, practitioner_key(ident, name), ident, create_only=True)
 
 
 def _pln(ctx: Ctx, text: str) -> dict | None:

@@ -9,10 +9,16 @@ from hl7bridge.transforms.hl7v2.datatypes import Comps, cwe, date_of, dtm, table
 from hl7bridge.transforms.hl7v2.message import Segment
 from hl7bridge.transforms.hl7v2.seg_patient import add_identifier, bcp47_language, insurance_ids, telecom
 
-__all__ = ["nk1", "insured", "mother", "insurance_extra", "relationship_concepts"]
+__all__ = ["nk1", "insured", "mother", "insurance_extra", "relationship_concepts", "contact_key"]
 
 _SSN = "http://hl7.org/fhir/sid/us-ssn"
 _MOTHER = {"system": "http://terminology.hl7.org/CodeSystem/v3-RoleCode", "code": "MTH", "display": "mother"}
+
+
+def contact_key(ctx: Ctx, name: dict, relationship: str) -> str:
+    """The bundle key of a patient's contact (NK1, an IAM-14 reporter): one RelatedPerson per name and
+    relationship code, wherever the message names them."""
+    return f"RelatedPerson|{ctx.patient_key}|{name.get('family', '')}|{'.'.join(name.get('given', []))}|{relationship}"
 
 
 def relationship_concepts(ctx: Ctx, text: str) -> list[dict]:
@@ -66,8 +72,7 @@ def nk1(ctx: Ctx, seg: Segment) -> None:
         res["identifier"] = idents
     _contact(ctx, res, _contact_organization(ctx, seg))
     name = names[0] if names else {}
-    key = f"RelatedPerson|{ctx.patient_key}|{name.get('family', '')}|{'.'.join(name.get('given', []))}|{ctx.leaf(seg, 3)}"
-    ctx.bundle.add(res, key)
+    ctx.bundle.add(res, contact_key(ctx, name, ctx.leaf(seg, 3)))
     ctx.last = res
 
 
