@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -152,8 +153,6 @@ async def test_a_single_statement_read_leaves_no_snapshot_behind(store: Store) -
 async def test_the_engines_store_checkpoints_on_its_own_thread_not_inside_commits(tmp_path: Path) -> None:
     """The writer runs with automatic checkpoints off (a commit never pays for copying the WAL back);
     the checkpoint thread copies it into the database file while the writes go on."""
-    import os
-
     store = Store(f"sqlite:///{tmp_path}/bg.db", background_checkpoints=True)
     await store.open()
     try:
